@@ -1,0 +1,30 @@
+"""summarizer: news reports in, validated and source-grounded event records out.
+
+>>> from summarizer import summarize
+>>> analysis = summarize(text, published="2020-03-13")  # doctest: +SKIP
+"""
+
+from summarizer.errors import ConfigError, InputError, ModelError, ProviderError, SummarizerError
+from summarizer.pipeline import __version__, aanalyze, analyze, asummarize, summarize
+from summarizer.schema import ArticleAnalysis, Event, Quote, Span
+from summarizer.settings import Settings
+from summarizer.source import Article
+
+__all__ = [
+    "Article",
+    "ArticleAnalysis",
+    "ConfigError",
+    "Event",
+    "InputError",
+    "ModelError",
+    "ProviderError",
+    "Quote",
+    "Settings",
+    "Span",
+    "SummarizerError",
+    "__version__",
+    "aanalyze",
+    "analyze",
+    "asummarize",
+    "summarize",
+]

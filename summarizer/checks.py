@@ -1,0 +1,558 @@
+"""Validation stage: every rule a record must pass, each with its code, stated once.
+
+The same rules run inside the model call (:class:`CheckedExtraction`'s validator reads the article
+from instructor's validation ``context`` and raises, so instructor re-asks with the messages) and
+after it, on the built record. Codes (severity in brackets):
+
+- ``span_unaligned`` [error] a quoted text does not occur in the article (from grounding)
+- ``span_fuzzy`` [warning] a quoted text matched only fuzzily (from grounding)
+- ``span_mismatch`` [error] a span's text is not ``article[start:end]``
+- ``quote_not_verbatim`` [error] a quotation differs from the article's words
+- ``speaker_far`` [error] a speaker is not named in the quotation's paragraph or the one before
+- ``date_precision`` [error] precision contradicts the date text, or resolved/unknown disagree
+- ``date_weekday`` [error] the resolved date falls on another weekday than the text names
+- ``date_mismatch`` [error] the resolved date contradicts the day, month, year or offset written
+- ``date_far`` [error] a bare weekday resolved more than 7 days from the publication date
+- ``date_future`` [error] an event dated after publication that is not planned or hypothetical
+- ``date_anchor`` [error] the anchor is not the publication date
+- ``country_unknown`` [error] not an ISO 3166-1 alpha-3 or PLOVER supranational code
+- ``plover_unknown``, ``plover_mode_unknown``, ``acled_unknown``, ``acled_incomplete``,
+  ``acled_sub_mismatch``, ``cameo_unknown``, ``codes_disagree`` [error] taxonomy rules
+  (:func:`summarizer.taxonomy.disagreements`)
+- ``fatalities_range`` [error] fatalities min greater than max
+- ``headline_too_long`` [error] headline over 15 words
+- ``summary_unsupported`` [error] a number or name in the headline or sentence is not in the article
+- ``bullet_unsupported`` [error] a number or name in a bullet is not in the article
+- ``bullet_evidence_mismatch`` [error] ... is in the article but not in the bullet's evidence
+- ``language_unknown`` [warning] not an ISO 639-1 code
+- ``no_events`` [warning] the article yielded no event
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Self
+
+import pycountry
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationInfo, model_validator
+
+from summarizer.grounding import Grounded, clean_quote, ground, normalize
+from summarizer.schema import Event, Extraction, Issue, Quote, Span, Summary
+from summarizer.taxonomy import country_codes, disagreements
+
+MAX_HEADLINE_WORDS = 15
+WEEKDAY_WINDOW_DAYS = 7
+
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+_MONTHS = {
+    name: i
+    for i, full in enumerate(
+        (
+            "january",
+            "february",
+            "march",
+            "april",
+            "may",
+            "june",
+            "july",
+            "august",
+            "september",
+            "october",
+            "november",
+            "december",
+        ),
+        start=1,
+    )
+    for name in {full, full[:3], "sept" if i == 9 else full[:3]}
+}
+_OFFSETS = {
+    "the day before yesterday": -2,
+    "yesterday": -1,
+    "last night": -1,
+    "today": 0,
+    "this morning": 0,
+    "this afternoon": 0,
+    "this evening": 0,
+    "tonight": 0,
+    "tomorrow": 1,
+}
+_PERIOD = re.compile(r"\b(?:this|last|next|past|previous|coming) (week|month|year)\b")
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_NUMBER_WORDS = {
+    w: i
+    for i, w in enumerate(
+        [
+            "zero",
+            "one",
+            "two",
+            "three",
+            "four",
+            "five",
+            "six",
+            "seven",
+            "eight",
+            "nine",
+            "ten",
+            "eleven",
+            "twelve",
+            "thirteen",
+            "fourteen",
+            "fifteen",
+            "sixteen",
+            "seventeen",
+            "eighteen",
+            "nineteen",
+            "twenty",
+        ]
+    )
+} | {
+    "thirty": 30,
+    "forty": 40,
+    "fifty": 50,
+    "sixty": 60,
+    "seventy": 70,
+    "eighty": 80,
+    "ninety": 90,
+    "hundred": 100,
+    "thousand": 1000,
+    "dozen": 12,
+    "dozens": 12,
+}
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+(?:-[a-z]+)?")
+_CAPITALISED = re.compile(r"\b[A-Z][A-Za-z]+")
+_FUNCTION_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "but",
+        "or",
+        "nor",
+        "so",
+        "yet",
+        "for",
+        "of",
+        "in",
+        "on",
+        "at",
+        "to",
+        "by",
+        "from",
+        "with",
+        "without",
+        "after",
+        "before",
+        "during",
+        "since",
+        "until",
+        "while",
+        "as",
+        "about",
+        "against",
+        "among",
+        "between",
+        "into",
+        "through",
+        "over",
+        "under",
+        "he",
+        "she",
+        "it",
+        "they",
+        "we",
+        "you",
+        "i",
+        "his",
+        "her",
+        "its",
+        "their",
+        "our",
+        "your",
+        "this",
+        "that",
+        "these",
+        "those",
+        "there",
+        "here",
+        "who",
+        "what",
+        "when",
+        "where",
+        "which",
+        "why",
+        "how",
+        "all",
+        "both",
+        "each",
+        "some",
+        "any",
+        "no",
+        "not",
+        "none",
+        "one",
+        "also",
+        "however",
+        "meanwhile",
+        "according",
+        "following",
+        "despite",
+        "although",
+        "though",
+        "because",
+        "if",
+        "then",
+        "than",
+        "more",
+        "most",
+        "many",
+        "much",
+        "several",
+        "other",
+        "another",
+        "such",
+        "only",
+        "earlier",
+        "later",
+        "last",
+        "next",
+        "new",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class DateReading:
+    """What a date expression itself says, independent of the model."""
+
+    precision: str | None = None
+    weekday: int | None = None
+    day: int | None = None
+    month: int | None = None
+    year: int | None = None
+    offset: int | None = None
+
+
+def read_date(text: str) -> DateReading:
+    """Read weekdays, day/month/year and relative words ('yesterday', 'last week') from ``text``."""
+    t, _ = normalize(text)
+    for phrase, offset in _OFFSETS.items():
+        if re.search(rf"\b{phrase}\b", t):
+            return DateReading(precision="day", offset=offset)
+    weekday = next((i for i, w in enumerate(_WEEKDAYS) if re.search(rf"\b{w}\b", t)), None)
+    month = next((m for name, m in _MONTHS.items() if re.search(rf"\b{name}\b\.?", t)), None)
+    year_match = _YEAR.search(t)
+    year = int(year_match.group(1)) if year_match else None
+    day = None
+    if month is not None:
+        day_match = re.search(r"\b(\d{1,2})(?:st|nd|rd|th)?\b(?:\s+of)?\s+[a-z]+", t) or re.search(
+            r"[a-z]+\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b(?!\d)", t
+        )
+        if day_match and 1 <= int(day_match.group(1)) <= 31:
+            day = int(day_match.group(1))
+    if weekday is not None or day is not None:
+        return DateReading("day", weekday, day, month, year)
+    if month is not None:
+        return DateReading("month", month=month, year=year)
+    period = _PERIOD.search(t)
+    if period:
+        return DateReading(period.group(1))
+    if year is not None:
+        return DateReading("year", year=year)
+    return DateReading()
+
+
+def _issue(path: str, code: str, message: str, severity: str = "error") -> Issue:
+    return Issue(severity=severity, path=path, code=code, message=message)  # type: ignore[arg-type]
+
+
+def check_date(event: Event, path: str, published: dt.date | None) -> Iterator[Issue]:
+    d, p = event.date, f"{path}.date"
+    if d.anchor != published:
+        yield _issue(p, "date_anchor", f"anchor {d.anchor} is not the publication date {published}")
+    if (d.resolved is None) != (d.precision == "unknown"):
+        yield _issue(p, "date_precision", "precision is 'unknown' exactly when resolved is null")
+    if d.resolved is None:
+        return
+    if published and d.resolved > published and event.factuality not in ("planned", "hypothetical"):
+        yield _issue(
+            p,
+            "date_future",
+            f"{d.resolved} is after publication ({published}) but the event is {event.factuality}",
+        )
+    if not d.text:
+        return
+    r = read_date(d.text)
+    if r.precision and d.precision != r.precision:
+        yield _issue(
+            p, "date_precision", f"{d.text!r} is {r.precision} precision, not {d.precision}"
+        )
+    if r.weekday is not None and d.resolved.weekday() != r.weekday:
+        yield _issue(
+            p,
+            "date_weekday",
+            f"{d.text!r} names a {_WEEKDAYS[r.weekday].title()} but {d.resolved} is a "
+            f"{d.resolved.strftime('%A')}",
+        )
+    wrong = [
+        what
+        for what, want, got in (
+            ("day", r.day, d.resolved.day),
+            ("month", r.month, d.resolved.month),
+            ("year", r.year, d.resolved.year),
+        )
+        if want is not None and want != got
+    ]
+    if r.offset is not None and d.anchor and d.resolved != d.anchor + dt.timedelta(r.offset):
+        wrong.append(f"offset of {r.offset} days from {d.anchor}")
+    if wrong:
+        yield _issue(
+            p, "date_mismatch", f"{d.resolved} contradicts the {', '.join(wrong)} in {d.text!r}"
+        )
+    if (
+        r.weekday is not None
+        and r.day is None
+        and d.anchor
+        and abs((d.resolved - d.anchor).days) > WEEKDAY_WINDOW_DAYS
+    ):
+        yield _issue(
+            p,
+            "date_far",
+            f"a bare weekday ({d.text!r}) should resolve within {WEEKDAY_WINDOW_DAYS} days of "
+            f"{d.anchor}, not to {d.resolved}",
+        )
+
+
+def _spans(obj: Any, path: str) -> Iterator[tuple[str, Span]]:
+    if isinstance(obj, Span):
+        yield path, obj
+    elif isinstance(obj, BaseModel):
+        for name in type(obj).model_fields:
+            yield from _spans(getattr(obj, name), f"{path}.{name}" if path else name)
+    elif isinstance(obj, list):
+        for i, item in enumerate(obj):
+            yield from _spans(item, f"{path}[{i}]")
+
+
+def _paragraph_start(text: str, pos: int) -> int:
+    return text.rfind("\n", 0, max(pos, 0)) + 1
+
+
+def check_quote(quote: Quote, path: str, text: str) -> Iterator[Issue]:
+    if normalize(clean_quote(quote.text))[0] != normalize(quote.span.text)[0]:
+        yield _issue(
+            path,
+            "quote_not_verbatim",
+            f"the quotation {quote.text!r} differs from the article's {quote.span.text!r}",
+        )
+    ev = quote.speaker.evidence
+    if ev is None:
+        return
+    start = _paragraph_start(text, quote.span.start)
+    earliest = _paragraph_start(text, start - 1) if start else 0
+    end = text.find("\n", quote.span.end)
+    if not earliest <= ev.start < (len(text) if end == -1 else end):
+        yield _issue(
+            f"{path}.speaker",
+            "speaker_far",
+            f"{quote.speaker.name!r} is not named in the quotation's paragraph or the one "
+            "before; cite the words that attribute the quotation",
+        )
+
+
+def _numbers(text: str) -> set[str]:
+    found = set()
+    for token in _NUMBER.findall(text.lower()):
+        if token[0].isdigit():
+            found.add(token.replace(",", ""))
+            continue
+        parts = token.split("-")
+        if all(p in _NUMBER_WORDS for p in parts):
+            found.add(str(sum(_NUMBER_WORDS[p] for p in parts)))
+    return found
+
+
+def _names(text: str) -> set[str]:
+    names = set()
+    for token in _CAPITALISED.findall(text):
+        if token.lower() not in _FUNCTION_WORDS:
+            names.add(token)
+    return names
+
+
+def _name_supported(name: str, folded_support: str) -> bool:
+    stem = name.lower()
+    key = stem[: max(4, len(stem) - 2)] if len(stem) > 4 else stem
+    return re.search(rf"\b{re.escape(key)}", folded_support) is not None
+
+
+def _unsupported(claim: str, support: str, allowed: set[str]) -> list[str]:
+    folded = normalize(support)[0]
+    numbers = _numbers(support) | allowed
+    missing = sorted(n for n in _numbers(claim) if n not in numbers)
+    missing += sorted(
+        n for n in _names(claim) if n.lower() not in allowed and not _name_supported(n, folded)
+    )
+    return missing
+
+
+def _date_words(dates: list[dt.date]) -> set[str]:
+    """Numbers and names that may appear in a summary because they are resolved dates."""
+    words: set[str] = set()
+    for d in dates:
+        words |= {str(d.day), str(d.year), d.strftime("%B").lower(), d.strftime("%A").lower()}
+    return words
+
+
+def check_summary(summary: Summary, text: str, allowed: set[str]) -> Iterator[Issue]:
+    if len(summary.headline.split()) > MAX_HEADLINE_WORDS:
+        yield _issue(
+            "summary.headline",
+            "headline_too_long",
+            f"the headline has {len(summary.headline.split())} words; at most {MAX_HEADLINE_WORDS}",
+        )
+    for field in ("headline", "one_sentence"):
+        missing = _unsupported(getattr(summary, field), text, allowed)
+        if missing:
+            yield _issue(
+                f"summary.{field}",
+                "summary_unsupported",
+                f"not in the article: {', '.join(missing)}",
+            )
+    for i, bullet in enumerate(summary.bullets):
+        path = f"summary.bullets[{i}]"
+        missing = _unsupported(bullet.text, text, allowed)
+        if missing:
+            yield _issue(path, "bullet_unsupported", f"not in the article: {', '.join(missing)}")
+        elif bullet.evidence:
+            cited = "\n".join(s.text for s in bullet.evidence)
+            missing = _unsupported(bullet.text, cited, allowed)
+            if missing:
+                yield _issue(
+                    path,
+                    "bullet_evidence_mismatch",
+                    f"not in the bullet's evidence: {', '.join(missing)}; cite the passages "
+                    "that state them",
+                )
+
+
+def check(
+    events: list[Event], quotes: list[Quote], summary: Summary, text: str, published: dt.date | None
+) -> list[Issue]:
+    """Run every rule over built records; return the issues found (empty when clean)."""
+    issues: list[Issue] = []
+    for path, span in _spans([events, quotes, summary], ""):
+        if text[span.start : span.end] != span.text or span.end < span.start:
+            issues.append(
+                _issue(
+                    path, "span_mismatch", f"article[{span.start}:{span.end}] is not {span.text!r}"
+                )
+            )
+    codes = country_codes()
+    for i, ev in enumerate(events):
+        path = f"events[{i}]"
+        issues += check_date(ev, path, published)
+        for code, message in disagreements(
+            ev.plover, ev.plover_mode, ev.acled_event_type, ev.acled_sub_event_type, ev.cameo_root
+        ):
+            issues.append(_issue(path, code, message))
+        if ev.fatalities.min > ev.fatalities.max:
+            issues.append(
+                _issue(
+                    f"{path}.fatalities",
+                    "fatalities_range",
+                    f"min {ev.fatalities.min} is greater than max {ev.fatalities.max}",
+                )
+            )
+        located = [(f"{path}.actors[{j}]", a) for j, a in enumerate(ev.actors)]
+        located += [(f"{path}.targets[{j}]", a) for j, a in enumerate(ev.targets)]
+        if ev.location:
+            located.append((f"{path}.location", ev.location))
+        for where, item in located:
+            if item.country is not None and item.country not in codes:
+                issues.append(
+                    _issue(
+                        f"{where}.country",
+                        "country_unknown",
+                        f"{item.country!r} is not an ISO 3166-1 alpha-3 or PLOVER actor code",
+                    )
+                )
+    for i, q in enumerate(quotes):
+        issues += check_quote(q, f"quotes[{i}]", text)
+        if q.speaker.country is not None and q.speaker.country not in codes:
+            issues.append(
+                _issue(
+                    f"quotes[{i}].speaker.country",
+                    "country_unknown",
+                    f"{q.speaker.country!r} is not an ISO 3166-1 alpha-3 or PLOVER actor code",
+                )
+            )
+    dates = [d for d in [published, *(e.date.resolved for e in events)] if d is not None]
+    issues += check_summary(summary, text, _date_words(dates))
+    if not events:
+        issues.append(_issue("events", "no_events", "no event was extracted", "warning"))
+    return issues
+
+
+@dataclass
+class Review:
+    """Grounded records plus every issue from grounding and checks."""
+
+    grounded: Grounded
+    issues: list[Issue]
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+
+def review(extraction: Extraction, text: str, published: dt.date | None) -> Review:
+    """Ground ``extraction`` in ``text`` and check the result."""
+    grounded = ground(extraction, text, published)
+    issues = list(grounded.issues)
+    if pycountry.languages.get(alpha_2=extraction.language.lower()) is None:
+        issues.append(
+            _issue(
+                "language",
+                "language_unknown",
+                f"{extraction.language!r} is not ISO 639-1",
+                "warning",
+            )
+        )
+    issues += check(grounded.events, grounded.quotes, grounded.summary, text, published)
+    return Review(grounded, issues)
+
+
+def reask_message(errors: list[Issue]) -> str:
+    """The text instructor sends back to the model when checks fail."""
+    lines = [f"{len(errors)} problem(s) found when checking the answer against the article:"]
+    lines += [f"- {e.path}: {e.message} [{e.code}]" for e in errors]
+    return "\n".join(lines)
+
+
+class CheckedExtraction(Extraction):
+    """:class:`Extraction` whose validation also grounds and checks it against the article.
+
+    Validation context keys: ``article`` (the text) and ``published`` (ISO date or None). Without
+    an article in the context only the structure is validated.
+    """
+
+    model_config = ConfigDict(title="Extraction")
+    _review: Review | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _grounded_in_article(self, info: ValidationInfo) -> Self:
+        ctx = info.context or {}
+        if "article" not in ctx:
+            return self
+        published = ctx.get("published")
+        result = review(
+            self, ctx["article"], dt.date.fromisoformat(published) if published else None
+        )
+        if result.errors:
+            raise ValueError(reask_message(result.errors))
+        self._review = result
+        return self

@@ -1,0 +1,298 @@
+"""Model-call stage: providers, the instructor client, and one structured call with its accounting.
+
+Providers are registered with :func:`provider`; a model string ``prefix/name`` picks the provider
+by prefix (``openai``, ``azure``, ``ollama``, ``vllm``, ``llamacpp``); anything else is a model name
+spoken to over the OpenAI protocol at ``base_url``.
+
+Two kinds of retry, kept apart:
+
+- *transport* (408, 409, 429, 5xx, connection errors, timeouts): the openai client's own retries,
+  exponential backoff honouring ``Retry-After``; ``settings.transport_retries`` of them. Nothing
+  else retries transport errors.
+- *validation* (the answer fails the schema or the checks): instructor re-asks with the errors, up
+  to ``settings.max_retries`` times, stopping early when ``settings.token_budget`` is spent.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import instructor
+import openai
+from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from instructor.core.hooks import Hooks
+from pydantic import BaseModel, ValidationError
+
+from summarizer.errors import ConfigError, ModelError, ProviderError, redact
+from summarizer.schema import Usage
+from summarizer.settings import Settings
+
+MODES = {
+    "tools": instructor.Mode.TOOLS,
+    "json_schema": instructor.Mode.JSON_SCHEMA,
+    "json": instructor.Mode.JSON,
+    "md_json": instructor.Mode.MD_JSON,
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a call goes: provider, the model name it knows, endpoint and key."""
+
+    provider: str
+    model: str
+    base_url: str | None
+    api_key: str | None = field(repr=False)
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model}"
+
+
+ClientFactory = Callable[[Target, Settings, bool], openai.OpenAI | openai.AsyncOpenAI]
+
+
+@dataclass(frozen=True)
+class Provider:
+    name: str
+    default_base_url: str | None
+    needs_key: bool
+    factory: ClientFactory
+
+
+PROVIDERS: dict[str, Provider] = {}
+
+
+def provider(
+    name: str, *, base_url: str | None = None, needs_key: bool = True
+) -> Callable[[ClientFactory], ClientFactory]:
+    """Register a client factory for model strings starting with ``name/``."""
+
+    def register(factory: ClientFactory) -> ClientFactory:
+        PROVIDERS[name] = Provider(name, base_url, needs_key, factory)
+        return factory
+
+    return register
+
+
+def _openai_client(target: Target, settings: Settings, use_async: bool) -> Any:
+    cls = openai.AsyncOpenAI if use_async else openai.OpenAI
+    return cls(
+        api_key=target.api_key or "not-needed",
+        base_url=target.base_url,
+        max_retries=settings.transport_retries,
+        timeout=settings.timeout_s,
+    )
+
+
+provider("openai")(_openai_client)
+provider("ollama", base_url="http://localhost:11434/v1", needs_key=False)(_openai_client)
+provider("vllm", base_url="http://localhost:8000/v1", needs_key=False)(_openai_client)
+provider("llamacpp", base_url="http://localhost:8080/v1", needs_key=False)(_openai_client)
+
+
+@provider("azure")
+def _azure_client(target: Target, settings: Settings, use_async: bool) -> Any:
+    if not target.base_url:
+        raise ConfigError("azure models need --base-url https://<resource>.openai.azure.com")
+    cls = openai.AsyncAzureOpenAI if use_async else openai.AzureOpenAI
+    return cls(
+        azure_endpoint=target.base_url,
+        api_key=target.api_key,
+        api_version=settings.azure_api_version,
+        max_retries=settings.transport_retries,
+        timeout=settings.timeout_s,
+    )
+
+
+def resolve(settings: Settings) -> Target:
+    """Turn the model string and settings into a :class:`Target`, or raise :class:`ConfigError`."""
+    prefix, sep, rest = settings.model.partition("/")
+    if sep and prefix in PROVIDERS:
+        prov, name = PROVIDERS[prefix], rest
+    else:
+        prov, name = PROVIDERS["openai"], settings.model
+    key = settings.api_key.get_secret_value() if settings.api_key else None
+    if prov.needs_key and not key and not settings.base_url:
+        raise ConfigError(
+            "no model configured: set OPENAI_API_KEY (or SUMMARIZER_API_KEY), or use a local "
+            "server, e.g. --model ollama/qwen2.5:7b or --base-url http://localhost:8000/v1"
+        )
+    if not name:
+        raise ConfigError(f"model string {settings.model!r} names no model")
+    return Target(prov.name, name, settings.base_url or prov.default_base_url, key)
+
+
+def client(settings: Settings, *, use_async: bool = False) -> Any:
+    """An instructor client for ``settings`` (sync, or async with ``use_async``)."""
+    target = resolve(settings)
+    raw = PROVIDERS[target.provider].factory(target, settings, use_async)
+    return instructor.from_openai(raw, mode=MODES[settings.mode])
+
+
+@dataclass
+class Outcome:
+    """What one structured call produced: a validated value, or the failure and last answer."""
+
+    value: BaseModel | None
+    usage: Usage
+    error: Exception | None = None
+    last_answer: str | None = None
+
+
+class _Tracker:
+    """Counts attempts and tokens through instructor's hooks, for success and failure alike."""
+
+    def __init__(self, model: str) -> None:
+        self.usage = Usage(model=model)
+        self.hooks = Hooks()
+        self.hooks.on("completion:kwargs", self._attempt)
+        self.hooks.on("completion:response", self._response)
+        self.started = time.perf_counter()
+
+    def _attempt(self, *args: Any, **kwargs: Any) -> None:
+        self.usage.calls += 1
+
+    def _response(self, response: Any) -> None:
+        usage = getattr(response, "usage", None)
+        if getattr(response, "model", None):
+            self.usage.model = response.model
+        if usage is None:
+            return
+        # Read before instructor folds it into its running total (it mutates response.usage).
+        self.usage.prompt_tokens += usage.prompt_tokens or 0
+        self.usage.completion_tokens += usage.completion_tokens or 0
+        details = getattr(usage, "prompt_tokens_details", None)
+        self.usage.cached_tokens += (getattr(details, "cached_tokens", None) or 0) if details else 0
+
+    def finish(self) -> Usage:
+        self.usage.latency_s = round(time.perf_counter() - self.started, 3)
+        return self.usage
+
+
+def _request(
+    settings: Settings,
+    target: Target,
+    messages: list[dict[str, str]],
+    context: dict[str, Any],
+    response_model: type[BaseModel],
+    hooks: Hooks,
+) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {
+        "model": target.model,
+        "response_model": response_model,
+        "messages": messages,
+        "context": context,
+        "max_retries": settings.max_retries,
+        "hooks": hooks,
+    }
+    if settings.token_budget:
+        kwargs["token_budget"] = settings.token_budget
+    if settings.temperature is not None:
+        kwargs["temperature"] = settings.temperature
+    if settings.max_tokens is not None:
+        kwargs["max_tokens"] = settings.max_tokens
+    return kwargs
+
+
+def call(
+    client: Any,
+    settings: Settings,
+    messages: list[dict[str, str]],
+    context: dict[str, Any],
+    response_model: type[BaseModel],
+) -> Outcome:
+    """One structured call with validation re-asks; never raises for a model failure."""
+    target = resolve(settings)
+    tracker = _Tracker(str(target))
+    try:
+        value = client.chat.completions.create(
+            **_request(settings, target, messages, context, response_model, tracker.hooks)
+        )
+    except Exception as exc:
+        return _failed(exc, tracker, target)
+    return Outcome(value, tracker.finish())
+
+
+async def acall(
+    client: Any,
+    settings: Settings,
+    messages: list[dict[str, str]],
+    context: dict[str, Any],
+    response_model: type[BaseModel],
+) -> Outcome:
+    """Async twin of :func:`call` (needs an async client)."""
+    target = resolve(settings)
+    tracker = _Tracker(str(target))
+    try:
+        value = await client.chat.completions.create(
+            **_request(settings, target, messages, context, response_model, tracker.hooks)
+        )
+    except Exception as exc:
+        return _failed(exc, tracker, target)
+    return Outcome(value, tracker.finish())
+
+
+def _failed(exc: Exception, tracker: _Tracker, target: Target) -> Outcome:
+    usage = tracker.finish()
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, openai.APIError):
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(cause, openai.APIError):
+        status = getattr(cause, "status_code", None)
+        what = f"HTTP {status}" if status else type(cause).__name__
+        message = redact(f"{target}: provider error ({what}): {_one_line(cause)}", target.api_key)
+        return Outcome(None, usage, ProviderError(message, usage=usage, attempts=usage.calls))
+    if isinstance(exc, IncompleteOutputException):
+        message = f"{target}: the answer was cut off at max_tokens; raise max_tokens"
+        return Outcome(None, usage, ModelError(message, usage=usage, attempts=usage.calls))
+    last, reason = None, exc
+    if isinstance(exc, InstructorRetryException):
+        if exc.failed_attempts:
+            reason = exc.failed_attempts[-1].exception
+        completion = exc.failed_attempts[-1].completion if exc.failed_attempts else None
+        last = raw_answer(completion or exc.last_completion)
+    message = redact(
+        f"{target}: no valid answer after {usage.calls} attempt(s); last problem: "
+        f"{_reason(reason)}",
+        target.api_key,
+    )
+    return Outcome(None, usage, ModelError(message, usage=usage, attempts=usage.calls), last)
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, ValidationError) and exc.errors():
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return _one_line(ValueError(f"{where + ': ' if where else ''}{first['msg']}"))
+    return _one_line(exc)
+
+
+def _one_line(exc: BaseException, limit: int = 300) -> str:
+    text = " ".join(str(exc).split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.DOTALL)
+
+
+def raw_answer(completion: Any) -> str | None:
+    """The JSON text of a chat completion: tool-call arguments, else the (unfenced) content."""
+    try:
+        message = completion.choices[0].message
+    except (AttributeError, IndexError, TypeError):
+        return None
+    if message.tool_calls:
+        return message.tool_calls[0].function.arguments
+    content = message.content or ""
+    fenced = _FENCE.search(content)
+    text = fenced.group(1) if fenced else content
+    try:
+        json.loads(text)
+    except ValueError:
+        return None
+    return text

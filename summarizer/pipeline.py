@@ -1,0 +1,151 @@
+"""One article, end to end: render -> call (with re-asks) -> ground -> check -> ArticleAnalysis.
+
+When the model's last answer is well-formed but still fails checks after every re-ask, the record
+is kept: text that could not be aligned is left out and every failed check is listed in
+``validation.issues`` (``validation.ok`` is false). When no answer is even well-formed, a
+:class:`~summarizer.errors.ModelError` is raised with the usage of every attempt.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from pydantic import ValidationError
+
+from summarizer import llm, prompts
+from summarizer.checks import CheckedExtraction, Review, review
+from summarizer.errors import ModelError
+from summarizer.schema import ArticleAnalysis, ArticleMeta, Extraction, Provenance, Validation
+from summarizer.settings import Settings
+from summarizer.source import Article, make_article, parse_date
+
+try:
+    __version__ = version("summarizer")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0+source"
+
+
+def _prepare(article: Article, settings: Settings) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    llm.resolve(settings)  # configuration errors before any work
+    return prompts.load().messages(), prompts.context(article)
+
+
+def analyze(
+    article: Article, settings: Settings | None = None, *, client: Any = None
+) -> ArticleAnalysis:
+    """Analyse one article (sync). ``client`` reuses an instructor client across articles."""
+    settings = settings or Settings()
+    messages, context = _prepare(article, settings)
+    outcome = llm.call(
+        client or llm.client(settings), settings, messages, context, CheckedExtraction
+    )
+    return _finish(article, settings, outcome)
+
+
+async def aanalyze(
+    article: Article, settings: Settings | None = None, *, client: Any = None
+) -> ArticleAnalysis:
+    """Analyse one article (async); pass an async instructor client to share it."""
+    settings = settings or Settings()
+    messages, context = _prepare(article, settings)
+    client = client or llm.client(settings, use_async=True)
+    outcome = await llm.acall(client, settings, messages, context, CheckedExtraction)
+    return _finish(article, settings, outcome)
+
+
+def _finish(article: Article, settings: Settings, outcome: llm.Outcome) -> ArticleAnalysis:
+    extraction, result = _reviewed(article, outcome)
+    g = result.grounded
+    return ArticleAnalysis(
+        article=ArticleMeta(
+            id=article.key,
+            title=article.title,
+            source=article.source,
+            url=article.url,
+            published=article.published,
+            language=article.language or extraction.language,
+            text_sha256=article.sha256,
+        ),
+        events=g.events,
+        quotes=g.quotes,
+        summary=g.summary,
+        validation=Validation(
+            ok=not result.errors,
+            issues=result.issues,
+            alignment={k: g.alignment[k] for k in ("exact", "normalized", "fuzzy", "unaligned")},
+        ),
+        usage=outcome.usage,
+        provenance=Provenance(
+            summarizer_version=__version__,
+            prompt_version=prompts.load().version,
+            model=str(llm.resolve(settings)),
+            created_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
+        ),
+    )
+
+
+def _reviewed(article: Article, outcome: llm.Outcome) -> tuple[Extraction, Review]:
+    """The reviewed answer; a well-formed last answer that still fails checks is kept too."""
+    value = outcome.value
+    if isinstance(value, CheckedExtraction) and value._review is not None:
+        return value, value._review
+    if isinstance(value, Extraction):
+        return value, review(value, article.text, article.published)
+    error = outcome.error or ModelError("no answer", usage=outcome.usage)
+    if outcome.last_answer is None or type(error) is not ModelError:
+        raise error
+    try:
+        extraction = Extraction.model_validate_json(outcome.last_answer)
+    except ValidationError:
+        raise error from None
+    return extraction, review(extraction, article.text, article.published)
+
+
+def summarize(
+    text: str,
+    *,
+    published: str | dt.date | None = None,
+    title: str | None = None,
+    source: str | None = None,
+    url: str | None = None,
+    id: str | None = None,
+    language: str | None = None,
+    settings: Settings | None = None,
+) -> ArticleAnalysis:
+    """Analyse one news report given as text. See :class:`ArticleAnalysis` for the result."""
+    article = make_article(
+        text,
+        published=parse_date(published, "published"),
+        title=title,
+        source=source,
+        url=url,
+        id=id,
+        language=language,
+    )
+    return analyze(article, settings)
+
+
+async def asummarize(
+    text: str,
+    *,
+    published: str | dt.date | None = None,
+    title: str | None = None,
+    source: str | None = None,
+    url: str | None = None,
+    id: str | None = None,
+    language: str | None = None,
+    settings: Settings | None = None,
+) -> ArticleAnalysis:
+    """Async twin of :func:`summarize`."""
+    article = make_article(
+        text,
+        published=parse_date(published, "published"),
+        title=title,
+        source=source,
+        url=url,
+        id=id,
+        language=language,
+    )
+    return await aanalyze(article, settings)

@@ -1,0 +1,77 @@
+"""Prompt stage: the Jinja templates in ``prompts/`` rendered into chat messages.
+
+The system message (instructions and the code tables, identical for every article) comes first and
+the article last, so providers' prefix caching can reuse the prefix. The user message is left as a
+template: instructor renders it with the ``context`` variables, so the article is passed as a value
+and never parsed as Jinja (braces in news text stay intact).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import jinja2
+
+from summarizer import taxonomy
+from summarizer.resources import data_dir
+from summarizer.source import Article
+
+SYSTEM_TEMPLATE = "system.j2"
+USER_TEMPLATE = "user.j2"
+
+
+@dataclass(frozen=True)
+class Prompt:
+    system: str
+    user_template: str
+
+    @property
+    def version(self) -> str:
+        """Hash of the rendered system message and the user template."""
+        digest = hashlib.sha256(f"{self.system}\0{self.user_template}".encode()).hexdigest()
+        return digest[:12]
+
+    def messages(self) -> list[dict[str, str]]:
+        return [
+            {"role": "system", "content": self.system},
+            {"role": "user", "content": self.user_template},
+        ]
+
+
+@functools.cache
+def load() -> Prompt:
+    """Read and render the templates (once per process)."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(data_dir("prompts")),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    system = env.get_template(SYSTEM_TEMPLATE).render(
+        plover=taxonomy.PLOVER,
+        plover_categories=", ".join(taxonomy.PLOVER),
+        sectors=", ".join(taxonomy.PLOVER_SECTORS),
+        igo_codes=", ".join(f"{k} {v}" for k, v in taxonomy.IGO_CODES.items()),
+        cameo={k: sorted(v) for k, v in taxonomy.CAMEO_TO_PLOVER.items()},
+        cameo_names=taxonomy.CAMEO_ROOTS,
+        acled=taxonomy.ACLED,
+        acled_to_plover=taxonomy.ACLED_TO_PLOVER,
+    )
+    assert "{{" not in system and "{%" not in system, "system prompt must not contain Jinja syntax"
+    user = (data_dir("prompts") / USER_TEMPLATE).read_text(encoding="utf-8")
+    return Prompt(system=system, user_template=user)
+
+
+def context(article: Article) -> dict[str, Any]:
+    """Template variables for the user message; also instructor's validation context."""
+    published = article.published
+    return {
+        "article": article.text,
+        "published": published.isoformat() if published else None,
+        "weekday": published.strftime("%A") if published else None,
+        "title": article.title,
+        "source": article.source,
+    }

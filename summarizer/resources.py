@@ -1,0 +1,20 @@
+"""Where the shipped data folders live: ``summarizer/_data/`` in a wheel, the repository root in a
+source checkout or editable install."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """Return the folder ``name`` (``prompts``, ``examples``, ``cassettes/demo``).
+
+    Raises ``FileNotFoundError`` naming both places looked at when neither exists.
+    """
+    candidates = (_PACKAGE / "_data" / name, _PACKAGE.parent / name)
+    for path in candidates:
+        if path.is_dir():
+            return path
+    raise FileNotFoundError(f"{name!r} not found in {' or '.join(map(str, candidates))}")

@@ -1,0 +1,215 @@
+"""The output contract (``ArticleAnalysis``) and the shape the model fills in (``Extraction``).
+
+The model never supplies character offsets. It quotes text (``*Draft`` classes, strings where the
+contract has spans); :mod:`summarizer.grounding` aligns every quote and builds the contract classes,
+which subclass the drafts and replace quoted strings by :class:`Span` objects.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from summarizer.taxonomy import ACLED, ACLED_SUB_TO_TYPE, CAMEO_ROOTS, PLOVER, PLOVER_SECTORS
+
+PloverCategory = Literal[tuple(PLOVER)]  # type: ignore[valid-type]
+Sector = Literal[PLOVER_SECTORS]  # type: ignore[valid-type]
+AcledType = Literal[tuple(ACLED)]  # type: ignore[valid-type]
+AcledSubType = Literal[tuple(ACLED_SUB_TO_TYPE)]  # type: ignore[valid-type]
+CameoRoot = Literal[tuple(CAMEO_ROOTS)]  # type: ignore[valid-type]
+Precision = Literal["day", "week", "month", "year", "unknown"]
+Factuality = Literal["asserted", "reported", "claimed", "denied", "planned", "hypothetical"]
+Severity = Literal["error", "warning"]
+
+_VERBATIM = "copied character for character from the article"
+
+
+class Span(BaseModel):
+    """A piece of the article: ``text == article_text[start:end]`` (end exclusive)."""
+
+    text: str
+    start: int = Field(ge=0)
+    end: int = Field(ge=0)
+
+
+# --------------------------------------------------------------------------- model-facing drafts
+
+
+class ActorDraft(BaseModel):
+    name: str = Field(description="Canonical name of the actor, e.g. 'Kataib Hezbollah'.")
+    country: str | None = Field(
+        description="ISO 3166-1 alpha-3 code of the actor's state (USA, IRQ), or a PLOVER "
+        "supranational code (UNO, IGO, EUR, NGO, ISM, IMG, MNC); null if unknown."
+    )
+    sector: Sector | None = Field(description="PLOVER sector code; null if unknown.")
+    evidence: str = Field(description=f"The words naming this actor, {_VERBATIM}.")
+
+
+class DateDraft(BaseModel):
+    text: str | None = Field(
+        description=f"The date expression as written ('Friday', 'January 3'), {_VERBATIM}; "
+        "null if the article gives no date for the event."
+    )
+    resolved: dt.date | None = Field(
+        description="ISO date the expression refers to, resolved against the publication date; "
+        "for week/month/year precision the first day of that period; null if it cannot be resolved."
+    )
+    precision: Precision = Field(description="How precisely the text fixes the date.")
+
+
+class PlaceDraft(BaseModel):
+    text: str = Field(description=f"The place as written, {_VERBATIM}.")
+    country: str | None = Field(description="ISO 3166-1 alpha-3 code of the country.")
+    admin1: str | None = Field(description="First-level administrative division, if known.")
+
+
+class FatalitiesDraft(BaseModel):
+    min: int = Field(ge=0, description="Lowest reported number of deaths (0 if none reported).")
+    max: int = Field(ge=0, description="Highest reported number of deaths.")
+    estimated: bool = Field(description="True when the number is an ACLED-style estimate.")
+    text: str | None = Field(description=f"The words stating the deaths, {_VERBATIM}; or null.")
+
+
+class EventDraft(BaseModel):
+    summary: str = Field(description="One sentence: who did what to whom, when and where.")
+    plover: PloverCategory = Field(description="PLOVER category.")
+    plover_mode: str | None = Field(description="PLOVER mode of that category, or null.")
+    acled_event_type: AcledType | None = Field(description="ACLED event type, or null.")
+    acled_sub_event_type: AcledSubType | None = Field(description="ACLED sub-event type, or null.")
+    cameo_root: CameoRoot = Field(description="Two-digit CAMEO root code.")
+    actors: list[ActorDraft] = Field(description="Who acted (PLOVER actor / ACLED actor1).")
+    targets: list[ActorDraft] = Field(description="Who was acted upon (PLOVER recipient).")
+    date: DateDraft
+    location: PlaceDraft | None = Field(description="Where the event happened, or null.")
+    fatalities: FatalitiesDraft
+    factuality: Factuality = Field(description="How the report presents the event.")
+    evidence: list[str] = Field(
+        min_length=1, description=f"Sentences or clauses that state the event, {_VERBATIM}."
+    )
+
+
+class QuoteDraft(BaseModel):
+    text: str = Field(description=f"The quoted words without quote marks, {_VERBATIM}.")
+    speaker: ActorDraft = Field(description="Who said it; evidence names the speaker nearby.")
+
+
+class BulletDraft(BaseModel):
+    text: str = Field(description="One factual statement; names and numbers as in the article.")
+    evidence: list[str] = Field(
+        min_length=1, description=f"The passages supporting the bullet, {_VERBATIM}."
+    )
+
+
+class SummaryDraft(BaseModel):
+    headline: str = Field(description="At most 15 words.")
+    one_sentence: str
+    bullets: list[BulletDraft] = Field(min_length=3, max_length=6)
+
+
+class Extraction(BaseModel):
+    """Everything one call extracts from one article."""
+
+    language: str = Field(description="ISO 639-1 code of the article's language.")
+    events: list[EventDraft]
+    quotes: list[QuoteDraft] = Field(description="Direct quotations with their speakers.")
+    summary: SummaryDraft
+
+
+# --------------------------------------------------------------------------- output contract
+
+
+class Actor(ActorDraft):
+    evidence: Span | None = None  # type: ignore[assignment]
+
+
+class DateRef(DateDraft):
+    anchor: dt.date | None = Field(default=None, description="Date the text was resolved against.")
+    evidence: Span | None = None
+
+
+class Place(PlaceDraft):
+    evidence: Span | None = None
+
+
+class Fatalities(FatalitiesDraft):
+    evidence: Span | None = None
+
+
+class Event(EventDraft):
+    id: str
+    actors: list[Actor]  # type: ignore[assignment]
+    targets: list[Actor]  # type: ignore[assignment]
+    date: DateRef
+    location: Place | None
+    fatalities: Fatalities
+    evidence: list[Span]  # type: ignore[assignment]
+
+
+class Quote(QuoteDraft):
+    speaker: Actor
+    span: Span
+
+
+class Bullet(BulletDraft):
+    evidence: list[Span]  # type: ignore[assignment]
+
+
+class Summary(SummaryDraft):
+    bullets: list[Bullet]  # type: ignore[assignment]
+
+
+class ArticleMeta(BaseModel):
+    id: str
+    title: str | None = None
+    source: str | None = None
+    url: str | None = None
+    published: dt.date | None = None
+    language: str | None = None
+    text_sha256: str
+
+
+class Issue(BaseModel):
+    severity: Severity
+    path: str
+    code: str
+    message: str
+
+
+class Validation(BaseModel):
+    ok: bool
+    issues: list[Issue] = Field(default_factory=list)
+    alignment: dict[str, int] = Field(
+        default_factory=dict, description="How many spans aligned exactly, normalised or fuzzily."
+    )
+
+
+class Usage(BaseModel):
+    model: str | None = None
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_tokens: int = 0
+    latency_s: float = 0.0
+
+
+class Provenance(BaseModel):
+    summarizer_version: str
+    prompt_version: str
+    model: str
+    created_at: dt.datetime
+
+
+class ArticleAnalysis(BaseModel):
+    """The stable, JSON-serialisable result for one article."""
+
+    model_config = ConfigDict(title="ArticleAnalysis")
+
+    article: ArticleMeta
+    events: list[Event]
+    quotes: list[Quote]
+    summary: Summary
+    validation: Validation
+    usage: Usage
+    provenance: Provenance

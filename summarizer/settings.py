@@ -1,0 +1,60 @@
+"""Settings from (highest first) keyword arguments or CLI flags, ``SUMMARIZER_*`` environment
+variables (``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` too) and a ``.env`` file."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "openai/gpt-4.1-mini"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SUMMARIZER_",
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        env_parse_none_str="none",
+    )
+
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="provider/model, e.g. openai/gpt-4.1-mini, azure/<deployment>, "
+        "ollama/qwen2.5:7b, vllm/<model>, llamacpp/<model>; a bare name uses the OpenAI protocol",
+    )
+    base_url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("base_url", "SUMMARIZER_BASE_URL", "OPENAI_BASE_URL"),
+        description="OpenAI-compatible endpoint (Azure: the resource endpoint)",
+    )
+    api_key: SecretStr | None = Field(
+        None, validation_alias=AliasChoices("api_key", "SUMMARIZER_API_KEY", "OPENAI_API_KEY")
+    )
+    mode: Literal["tools", "json_schema", "json", "md_json"] = Field(
+        "tools",
+        description="how instructor asks for structure; json_schema/json for servers "
+        "without tool calling",
+    )
+    max_retries: int = Field(2, ge=0, le=10, description="validation re-asks after the first try")
+    token_budget: int | None = Field(
+        60_000, gt=0, description="tokens one article may use across its re-asks"
+    )
+    transport_retries: int = Field(
+        4,
+        ge=0,
+        description="retries on 408/409/429/5xx/timeouts (openai client; honours Retry-After)",
+    )
+    timeout_s: float = Field(120.0, gt=0)
+    temperature: float | None = Field(0.0, description="null to omit (reasoning models)")
+    max_tokens: int | None = Field(8192, gt=0, description="answer length cap; null to omit")
+    azure_api_version: str = "2024-10-21"
+
+    def masked(self) -> dict[str, object]:
+        """The settings as a dict with the API key masked, for display."""
+        data = self.model_dump()
+        key = self.api_key.get_secret_value() if self.api_key else None
+        data["api_key"] = None if not key else ("****" + key[-4:] if len(key) > 12 else "****")
+        return data

@@ -1,0 +1,522 @@
+"""A scripted, OpenAI-compatible chat-completions server for recording test cassettes.
+
+No model API is reachable from the test environment, so cassettes are recorded against this
+server. It answers ``POST /v1/chat/completions`` with hand-checked JSON answers
+(``tests/responses/<id>.json``) in whatever shape the request asks for, which lets the real
+``openai`` client and ``instructor`` run end to end over loopback. Standard library only.
+
+Fixture lookup
+    The answer is the fixture whose article text occurs in the concatenated text of the request's
+    messages (string content or list-of-parts content). Comparison is done after NFC
+    normalisation and collapsing whitespace runs to one space, so ``strip()``/``dedent`` by the
+    caller do not matter. If several articles match, nested matches are dropped (the longest
+    article wins); two unrelated articles in one request, or none, give an HTTP 400.
+
+Answer shape
+    * ``tools`` in the body (instructor ``TOOLS``): one tool call to the forced function
+      (``tool_choice``, else ``tools[0]``), ``content`` null, finish_reason ``tool_calls``.
+    * otherwise (``JSON``, ``JSON_SCHEMA``, ``MD_JSON``): ``content`` is the JSON text,
+      finish_reason ``stop``. It is wrapped in a ```json fence only when the body has no
+      ``response_format`` and a non-assistant message mentions "```json" (``MD_JSON``).
+
+Scenarios, chosen by substrings of the request's ``model`` (they combine; no match = normal)
+    * ``reask-once``: attempt 1 gets :func:`corrupt` (answer), later attempts the real answer.
+      Attempt = 1 + number of assistant messages in the request (stateless).
+    * ``never-valid``: always the corrupted answer.
+    * ``broken-json``: always invalid JSON (the first half of the serialised answer).
+      Takes precedence over ``never-valid`` and ``reask-once``.
+    * ``rate-limited``: the first request per (model, fixture id) gets HTTP 429 with
+      ``retry-after: 1`` and ``x-ratelimit-remaining-requests: 0``; later ones are served.
+    * ``server-error-once``: the first request per (model, fixture id) gets HTTP 500.
+      If both gates are requested, the 429 comes first, then the 500, then answers.
+    Gate counters live in the server; :meth:`ScriptedServer.reset` clears them.
+
+Usage (deterministic estimates, see :func:`estimate_usage`)
+    ``prompt_tokens = ceil((message chars + len(json.dumps(tools))) / 4)`` where message chars
+    are text contents plus assistant tool-call arguments; ``response_format`` is not counted.
+    ``completion_tokens = ceil(len(output) / 4)``. ``cached_tokens`` simulates prefix caching:
+    0 on a first attempt; on a re-ask it is the prompt tokens of the messages before the first
+    assistant message plus the tools, i.e. exactly the first attempt's ``prompt_tokens``
+    (no 1024-token threshold, unlike the real API).
+
+Stable output for cassettes: ``created`` is fixed, ids are derived from fixture id and attempt
+(``chatcmpl-scripted-<id>-<attempt>``, tool call ``call_<attempt>``), and the ``Date`` header
+is fixed. Request headers (e.g. Authorization) are never read back, echoed or logged, and
+nothing is written to stderr per request.
+
+Manual use: ``python tests/scripted_server.py --port 8000 [--root .]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import math
+import threading
+import time
+import unicodedata
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from types import TracebackType
+from typing import Any, cast
+from urllib.parse import urlsplit
+
+CREATED = 1_700_000_000
+FIXED_HTTP_DATE = "Tue, 14 Nov 2023 22:13:20 GMT"  # == CREATED, keeps cassette headers stable
+FABRICATED_SENTENCE = "We will never negotiate with anyone, ever."
+RESPONSES_DIR = Path("tests/responses")
+ARTICLE_DIRS: tuple[Path, ...] = (Path("examples"), Path("tests/data/articles"))
+SCENARIOS = ("reask-once", "never-valid", "broken-json", "rate-limited", "server-error-once")
+MODELS = ("scripted", *(f"scripted-{name}" for name in SCENARIOS))
+
+Headers = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """One scripted exchange: the article the request must contain and the answer to return."""
+
+    id: str
+    article: str
+    answer: dict[str, Any]
+
+
+def load_fixtures(
+    root: Path,
+    *,
+    responses_dir: Path = RESPONSES_DIR,
+    article_dirs: Sequence[Path] = ARTICLE_DIRS,
+) -> dict[str, Fixture]:
+    """Load ``<root>/<responses_dir>/<id>.json`` answers with their article text.
+
+    The article is the first of ``<root>/<dir>/<id>.txt`` over ``article_dirs``. Answers without
+    an article (or with an empty one) are skipped; a non-object answer is skipped with a warning;
+    invalid JSON raises ``ValueError`` naming the file.
+    """
+    fixtures: dict[str, Fixture] = {}
+    response_root = root / responses_dir
+    if not response_root.is_dir():
+        return fixtures
+    for path in sorted(response_root.glob("*.json")):
+        fixture_id = path.stem
+        article_path = next(
+            (p for d in article_dirs if (p := root / d / f"{fixture_id}.txt").is_file()), None
+        )
+        if article_path is None:
+            continue
+        article = article_path.read_text(encoding="utf-8")
+        if not article.strip():
+            continue
+        try:
+            answer = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{path}: invalid JSON: {exc}") from exc
+        if not isinstance(answer, dict):
+            warnings.warn(f"{path}: answer is not a JSON object; skipped", stacklevel=2)
+            continue
+        fixtures[fixture_id] = Fixture(id=fixture_id, article=article, answer=answer)
+    return fixtures
+
+
+def corrupt(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a deep copy of ``answer`` with exactly one string replaced by a fabrication.
+
+    The replacement is :data:`FABRICATED_SENTENCE`, which occurs in no article, so a grounding
+    validator must reject it. Target, in order: ``quotes[0]["text"]``; else
+    ``events[0]["evidence"][0]``; else ``summary["bullets"][0]["evidence"][0]``.
+    ``ValueError`` if none of these exists. The input is never modified.
+    """
+    bad = copy.deepcopy(dict(answer))
+    quotes = bad.get("quotes")
+    if isinstance(quotes, list) and quotes and isinstance(quotes[0], dict) and "text" in quotes[0]:
+        quotes[0]["text"] = FABRICATED_SENTENCE
+        return bad
+    summary = bad.get("summary")
+    for items in (bad.get("events"), summary.get("bullets") if isinstance(summary, dict) else None):
+        if isinstance(items, list) and items and isinstance(items[0], dict):
+            evidence = items[0].get("evidence")
+            if isinstance(evidence, list) and evidence and isinstance(evidence[0], str):
+                evidence[0] = FABRICATED_SENTENCE
+                return bad
+    raise ValueError("answer has no quote text or evidence string to corrupt")
+
+
+def scenarios(model: str) -> frozenset[str]:
+    """The scenario names that occur in ``model`` (empty = normal behaviour)."""
+    return frozenset(name for name in SCENARIOS if name in model)
+
+
+def content_text(content: Any) -> str:
+    """Text of a message ``content``: a string, or the ``text`` of each part in a list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = [p.get("text") for p in content if isinstance(p, dict)]
+        return "\n".join(p for p in parts if isinstance(p, str))
+    return ""
+
+
+def attempt_number(messages: Sequence[Mapping[str, Any]]) -> int:
+    """1 + the number of assistant messages (each one is an earlier, rejected answer)."""
+    return 1 + sum(1 for m in messages if m.get("role") == "assistant")
+
+
+def _message_chars(message: Mapping[str, Any]) -> int:
+    chars = len(content_text(message.get("content")))
+    for call in message.get("tool_calls") or []:
+        arguments = call.get("function", {}).get("arguments") if isinstance(call, dict) else None
+        if isinstance(arguments, str):
+            chars += len(arguments)
+    return chars
+
+
+def estimate_usage(body: Mapping[str, Any], output: str) -> dict[str, Any]:
+    """Deterministic OpenAI-style ``usage`` for a request body and the returned output text."""
+    messages: list[Mapping[str, Any]] = list(body.get("messages") or [])
+    tools_chars = len(json.dumps(body["tools"])) if body.get("tools") else 0
+    prompt = math.ceil((sum(map(_message_chars, messages)) + tools_chars) / 4)
+    completion = math.ceil(len(output) / 4)
+    cached = 0
+    first_assistant = next(
+        (i for i, m in enumerate(messages) if m.get("role") == "assistant"), None
+    )
+    if first_assistant is not None:
+        prefix = messages[:first_assistant]
+        cached = math.ceil((sum(map(_message_chars, prefix)) + tools_chars) / 4)
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "prompt_tokens_details": {"cached_tokens": cached},
+        "completion_tokens_details": {"reasoning_tokens": 0},
+    }
+
+
+def _normalize(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFC", text).split())
+
+
+def _error(message: str, type_: str, code: str | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "code": code}}
+
+
+class _Reply(Exception):
+    """Carries an HTTP error reply out of request handling."""
+
+    def __init__(self, status: int, body: dict[str, Any], headers: Headers | None = None) -> None:
+        super().__init__(status)
+        self.status, self.body, self.headers = status, body, headers or []
+
+
+def _bad_request(message: str) -> _Reply:
+    return _Reply(400, _error(message, "invalid_request_error"))
+
+
+class ScriptedServer:
+    """The scripted server. Binds on construction; serves from :meth:`start` (or ``with``).
+
+    ``url`` is the OpenAI ``base_url`` (``http://HOST:PORT/v1``); ``requests`` collects every
+    chat-completions request body (a dict), including those answered with an error.
+    """
+
+    def __init__(
+        self,
+        fixtures: Mapping[str, Fixture] | Iterable[Fixture],
+        *,
+        latency_s: float = 0.0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        items = fixtures.values() if isinstance(fixtures, Mapping) else fixtures
+        self.fixtures: dict[str, Fixture] = {f.id: f for f in items}
+        self.latency_s = latency_s
+        self.requests: list[dict[str, Any]] = []
+        self._normalized = {fid: _normalize(f.article) for fid, f in self.fixtures.items()}
+        self._counters: dict[tuple[str, str, str], int] = {}
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._httpd = _HTTPServer((host, port), _Handler)
+        self._httpd.app = self
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port."""
+        return int(self._httpd.server_address[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL for ``openai.OpenAI(base_url=...)``."""
+        return f"http://{self._httpd.server_address[0]}:{self.port}/v1"
+
+    def start(self) -> ScriptedServer:
+        """Serve in a daemon thread (idempotent)."""
+        if self._closed:
+            raise RuntimeError("server was stopped")
+        if self._thread is None:
+            self._thread = threading.Thread(
+                target=self._httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name=f"scripted-server-{self.port}",
+                daemon=True,
+            )
+            self._thread.start()
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in the calling thread until interrupted (for manual use)."""
+        self._httpd.serve_forever()
+
+    def stop(self) -> None:
+        """Stop serving and close the socket (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+        self._httpd.server_close()
+
+    def reset(self) -> None:
+        """Clear the per-(model, fixture) counters of the one-shot scenarios."""
+        with self._lock:
+            self._counters.clear()
+
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ request handling
+
+    def handle_chat(self, body: Any) -> tuple[int, dict[str, Any], Headers]:
+        """Answer one chat-completions request body: ``(status, json body, extra headers)``."""
+        if isinstance(body, dict):
+            with self._lock:
+                self.requests.append(body)
+        if self.latency_s > 0:
+            time.sleep(self.latency_s)
+        try:
+            return 200, self._complete(body), []
+        except _Reply as reply:
+            return reply.status, reply.body, reply.headers
+
+    def _complete(self, body: Any) -> dict[str, Any]:
+        if not isinstance(body, dict):
+            raise _bad_request("Request body must be a JSON object.")
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not all(isinstance(m, dict) for m in messages):
+            raise _bad_request("'messages' must be a list of objects.")
+        if body.get("stream"):
+            raise _bad_request("The scripted server does not stream.")
+        model = str(body.get("model", "scripted"))
+        fixture = self._find_fixture(messages)
+        wanted = scenarios(model)
+        self._gate(wanted, model, fixture.id)
+
+        attempt = attempt_number(messages)
+        text = json.dumps(fixture.answer, ensure_ascii=False)
+        if "broken-json" in wanted:
+            text = text[: max(1, len(text) // 2)]  # a proper prefix of an object: never valid
+        elif "never-valid" in wanted or ("reask-once" in wanted and attempt == 1):
+            try:
+                text = json.dumps(corrupt(fixture.answer), ensure_ascii=False)
+            except ValueError as exc:
+                msg = f"Fixture {fixture.id!r} cannot be corrupted: {exc}."
+                raise _bad_request(msg) from exc
+
+        message: dict[str, Any]
+        if body.get("tools"):
+            message = {
+                "role": "assistant",
+                "content": None,
+                "refusal": None,
+                "tool_calls": [
+                    {
+                        "id": f"call_{attempt}",
+                        "type": "function",
+                        "function": {"name": _tool_name(body), "arguments": text},
+                    }
+                ],
+            }
+            finish_reason, output = "tool_calls", text
+        else:
+            output = f"```json\n{text}\n```" if _wants_codeblock(body, messages) else text
+            message = {"role": "assistant", "content": output, "refusal": None}
+            finish_reason = "stop"
+        return {
+            "id": f"chatcmpl-scripted-{fixture.id}-{attempt}",
+            "object": "chat.completion",
+            "created": CREATED,
+            "model": model,
+            "system_fingerprint": "fp_scripted",
+            "choices": [
+                {"index": 0, "message": message, "logprobs": None, "finish_reason": finish_reason}
+            ],
+            "usage": estimate_usage(body, output),
+        }
+
+    def _find_fixture(self, messages: list[dict[str, Any]]) -> Fixture:
+        haystack = _normalize("\n".join(content_text(m.get("content")) for m in messages))
+        hits = [fid for fid, text in self._normalized.items() if text in haystack]
+        # Drop articles that only match because they are part of a longer matching article.
+        hits = [
+            fid
+            for fid in hits
+            if not any(o != fid and self._normalized[fid] in self._normalized[o] for o in hits)
+        ]
+        if len(hits) == 1:
+            return self.fixtures[hits[0]]
+        if not hits:
+            msg = (
+                "No scripted fixture's article occurs in the request messages "
+                f"({len(self.fixtures)} fixtures loaded)."
+            )
+        else:
+            msg = f"The request messages contain several fixture articles: {sorted(hits)}."
+        raise _bad_request(msg)
+
+    def _gate(self, wanted: frozenset[str], model: str, fixture_id: str) -> None:
+        """Raise the one-shot 429/500 replies for the first request per (model, fixture)."""
+        for gate in ("rate-limited", "server-error-once"):
+            if gate not in wanted:
+                continue
+            with self._lock:
+                key = (gate, model, fixture_id)
+                self._counters[key] = count = self._counters.get(key, 0) + 1
+            if count > 1:
+                continue
+            if gate == "rate-limited":
+                raise _Reply(
+                    429,
+                    _error(
+                        f"Rate limit reached for {model} (scripted) on requests per min (RPM): "
+                        "Limit 1, Used 1, Requested 1. Please try again in 1s.",
+                        "requests",
+                        "rate_limit_exceeded",
+                    ),
+                    [("retry-after", "1"), ("x-ratelimit-remaining-requests", "0")],
+                )
+            raise _Reply(
+                500,
+                _error(
+                    "The server had an error while processing your request (scripted).",
+                    "server_error",
+                ),
+            )
+
+
+def _tool_name(body: Mapping[str, Any]) -> str:
+    choice = body.get("tool_choice")
+    if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
+        return str(choice["function"].get("name"))
+    tool = body["tools"][0]
+    return str(tool.get("function", {}).get("name", "")) if isinstance(tool, dict) else ""
+
+
+def _wants_codeblock(body: Mapping[str, Any], messages: list[dict[str, Any]]) -> bool:
+    if body.get("response_format"):
+        return False
+    return any(
+        "```json" in content_text(m.get("content"))
+        for m in messages
+        if m.get("role") != "assistant"
+    )
+
+
+class _HTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    app: ScriptedServer
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "scripted"
+    sys_version = ""
+    timeout = 30  # idle keep-alive connections give up their thread
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Log nothing (never leak request lines or headers to stderr)."""
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        return FIXED_HTTP_DATE
+
+    def _path(self) -> str:
+        return urlsplit(self.path).path.rstrip("/")
+
+    def _send(self, status: int, body: dict[str, Any], headers: Headers | None = None) -> None:
+        data = json.dumps(body).encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for name, value in headers or []:
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_GET(self) -> None:
+        if self._path() in ("/v1/models", "/models"):
+            data = [
+                {"id": m, "object": "model", "created": CREATED, "owned_by": "scripted"}
+                for m in MODELS
+            ]
+            self._send(200, {"object": "list", "data": data})
+        else:
+            self._send(404, _error(f"Unknown path {self._path()!r}.", "invalid_request_error"))
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length > 0 else b""
+        if self._path() not in ("/v1/chat/completions", "/chat/completions"):
+            self._send(404, _error(f"Unknown path {self._path()!r}.", "invalid_request_error"))
+            return
+        try:
+            body = json.loads(raw)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            self._send(400, _error("Request body is not valid JSON.", "invalid_request_error"))
+            return
+        app = cast(_HTTPServer, self.server).app
+        try:
+            status, payload, headers = app.handle_chat(body)
+        except Exception as exc:  # a bug here must surface as a response, not a stderr trace
+            status, payload, headers = 500, _error(f"scripted server bug: {exc!r}", "bug"), []
+        self._send(status, payload, headers)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the server in the foreground: ``python tests/scripted_server.py --port 8000``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument(
+        "--root",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent,
+        help="project root holding tests/responses, examples, tests/data/articles",
+    )
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds per request")
+    args = parser.parse_args(argv)
+    fixtures = load_fixtures(args.root)
+    server = ScriptedServer(fixtures, latency_s=args.latency, host=args.host, port=args.port)
+    print(f"scripted server: {len(fixtures)} fixtures, base_url {server.url}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
