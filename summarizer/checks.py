@@ -47,27 +47,11 @@ MAX_HEADLINE_WORDS = 15
 WEEKDAY_WINDOW_DAYS = 7
 
 _WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_MONTHS = {
-    name: i
-    for i, full in enumerate(
-        (
-            "january",
-            "february",
-            "march",
-            "april",
-            "may",
-            "june",
-            "july",
-            "august",
-            "september",
-            "october",
-            "november",
-            "december",
-        ),
-        start=1,
-    )
-    for name in {full, full[:3], "sept" if i == 9 else full[:3]}
-}
+_MONTH_NAMES = (
+    "january february march april may june july august september october november december".split()
+)
+_MONTHS = {name[:3]: i for i, name in enumerate(_MONTH_NAMES, 1)} | {"sept": 9}
+_MONTHS |= {name: i for i, name in enumerate(_MONTH_NAMES, 1)}
 _OFFSETS = {
     "the day before yesterday": -2,
     "yesterday": -1,
@@ -82,145 +66,22 @@ _OFFSETS = {
 _PERIOD = re.compile(r"\b(?:this|last|next|past|previous|coming) (week|month|year)\b")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 _NUMBER_WORDS = {
-    w: i
-    for i, w in enumerate(
-        [
-            "zero",
-            "one",
-            "two",
-            "three",
-            "four",
-            "five",
-            "six",
-            "seven",
-            "eight",
-            "nine",
-            "ten",
-            "eleven",
-            "twelve",
-            "thirteen",
-            "fourteen",
-            "fifteen",
-            "sixteen",
-            "seventeen",
-            "eighteen",
-            "nineteen",
-            "twenty",
-        ]
+    word: value
+    for value, word in enumerate(
+        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+        "fifteen sixteen seventeen eighteen nineteen twenty".split()
     )
-} | {
-    "thirty": 30,
-    "forty": 40,
-    "fifty": 50,
-    "sixty": 60,
-    "seventy": 70,
-    "eighty": 80,
-    "ninety": 90,
-    "hundred": 100,
-    "thousand": 1000,
-    "dozen": 12,
-    "dozens": 12,
-}
+} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80}
+_NUMBER_WORDS |= {"ninety": 90, "hundred": 100, "thousand": 1000, "dozen": 12, "dozens": 12}
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+(?:-[a-z]+)?")
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z]+")
 _FUNCTION_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "but",
-        "or",
-        "nor",
-        "so",
-        "yet",
-        "for",
-        "of",
-        "in",
-        "on",
-        "at",
-        "to",
-        "by",
-        "from",
-        "with",
-        "without",
-        "after",
-        "before",
-        "during",
-        "since",
-        "until",
-        "while",
-        "as",
-        "about",
-        "against",
-        "among",
-        "between",
-        "into",
-        "through",
-        "over",
-        "under",
-        "he",
-        "she",
-        "it",
-        "they",
-        "we",
-        "you",
-        "i",
-        "his",
-        "her",
-        "its",
-        "their",
-        "our",
-        "your",
-        "this",
-        "that",
-        "these",
-        "those",
-        "there",
-        "here",
-        "who",
-        "what",
-        "when",
-        "where",
-        "which",
-        "why",
-        "how",
-        "all",
-        "both",
-        "each",
-        "some",
-        "any",
-        "no",
-        "not",
-        "none",
-        "one",
-        "also",
-        "however",
-        "meanwhile",
-        "according",
-        "following",
-        "despite",
-        "although",
-        "though",
-        "because",
-        "if",
-        "then",
-        "than",
-        "more",
-        "most",
-        "many",
-        "much",
-        "several",
-        "other",
-        "another",
-        "such",
-        "only",
-        "earlier",
-        "later",
-        "last",
-        "next",
-        "new",
-    ]
+    """a an the and but or nor so yet for of in on at to by from with without after before during
+    since until while as about against among between into through over under he she it they we you
+    i his her its their our your this that these those there here who what when where which why how
+    all both each some any no not none one also however meanwhile according following despite
+    although though because if then than more most many much several other another such only
+    earlier later last next new""".split()
 )
 
 

@@ -103,6 +103,10 @@ def _reviewed(article: Article, outcome: llm.Outcome) -> tuple[Extraction, Revie
     return extraction, review(extraction, article.text, article.published)
 
 
+def _article(text: str, published: str | dt.date | None, **meta: str | None) -> Article:
+    return make_article(text, published=parse_date(published, "published"), **meta)
+
+
 def summarize(
     text: str,
     *,
@@ -115,16 +119,8 @@ def summarize(
     settings: Settings | None = None,
 ) -> ArticleAnalysis:
     """Analyse one news report given as text. See :class:`ArticleAnalysis` for the result."""
-    article = make_article(
-        text,
-        published=parse_date(published, "published"),
-        title=title,
-        source=source,
-        url=url,
-        id=id,
-        language=language,
-    )
-    return analyze(article, settings)
+    meta = {"title": title, "source": source, "url": url, "id": id, "language": language}
+    return analyze(_article(text, published, **meta), settings)
 
 
 async def asummarize(
@@ -139,13 +135,5 @@ async def asummarize(
     settings: Settings | None = None,
 ) -> ArticleAnalysis:
     """Async twin of :func:`summarize`."""
-    article = make_article(
-        text,
-        published=parse_date(published, "published"),
-        title=title,
-        source=source,
-        url=url,
-        id=id,
-        language=language,
-    )
-    return await aanalyze(article, settings)
+    meta = {"title": title, "source": source, "url": url, "id": id, "language": language}
+    return await aanalyze(_article(text, published, **meta), settings)

@@ -15,6 +15,7 @@ import functools
 import pycountry
 
 # PLOVER category -> modes (manual draft 2.0). Order follows the four quads.
+# fmt: off
 PLOVER: dict[str, tuple[str, ...]] = {
     "AGREE": (),
     "CONSULT": ("visit", "third-party", "multilateral", "phone"),
@@ -31,63 +32,23 @@ PLOVER: dict[str, tuple[str, ...]] = {
     "SANCTION": ("convict", "expel", "withdraw", "discontinue"),
     "MOBILIZE": ("troops", "weapons", "police", "militia"),
     "COERCE": (
-        "seize",
-        "restrict",
-        "censor",
-        "curfew",
-        "martial-law",
-        "arrest",
-        "deport",
-        "withhold",
-        "misinformation",
-        "cyber",
+        "seize", "restrict", "censor", "curfew", "martial-law", "arrest", "deport", "withhold",
+        "misinformation", "cyber",
     ),
     "ASSAULT": (
-        "abduct",
-        "beat",
-        "torture",
-        "sexual",
-        "targeted",
-        "destroy",
-        "primitive",
-        "firearms",
-        "explosives",
-        "suicide-attack",
-        "aerial",
-        "drone",
-        "heavy-weapons",
-        "crowd-control",
+        "abduct", "beat", "torture", "sexual", "targeted", "destroy", "primitive", "firearms",
+        "explosives", "suicide-attack", "aerial", "drone", "heavy-weapons", "crowd-control",
         "unconventional",
     ),
 }
+# fmt: on
 
+# fmt: off
 PLOVER_SECTORS: tuple[str, ...] = (
-    "COP",
-    "GOV",
-    "JUD",
-    "LEG",
-    "MIL",
-    "PRM",
-    "PTY",
-    "REB",
-    "SPY",
-    "UAF",
-    "UNK",
-    "AGR",
-    "BUS",
-    "CRM",
-    "CVL",
-    "EDU",
-    "ELI",
-    "JRN",
-    "LAB",
-    "MED",
-    "REF",
-    "OPP",
-    "PRE",
-    "REL",
-    "SOC",
+    "COP", "GOV", "JUD", "LEG", "MIL", "PRM", "PTY", "REB", "SPY", "UAF", "UNK", "AGR", "BUS",
+    "CRM", "CVL", "EDU", "ELI", "JRN", "LAB", "MED", "REF", "OPP", "PRE", "REL", "SOC",
 )
+# fmt: on
 
 # PLOVER actor codes for actors that are not states.
 IGO_CODES: dict[str, str] = {
@@ -101,61 +62,42 @@ IGO_CODES: dict[str, str] = {
     "KOS": "Kosovo (PLOVER code)",
 }
 
+# fmt: off
 CAMEO_ROOTS: dict[str, str] = {
-    "01": "Make public statement",
-    "02": "Appeal",
-    "03": "Express intent to cooperate",
-    "04": "Consult",
-    "05": "Engage in diplomatic cooperation",
-    "06": "Engage in material cooperation",
-    "07": "Provide aid",
-    "08": "Yield",
-    "09": "Investigate",
-    "10": "Demand",
-    "11": "Disapprove",
-    "12": "Reject",
-    "13": "Threaten",
-    "14": "Protest",
-    "15": "Exhibit force posture",
-    "16": "Reduce relations",
-    "17": "Coerce",
-    "18": "Assault",
-    "19": "Fight",
-    "20": "Use unconventional mass violence",
+    "01": "Make public statement", "02": "Appeal", "03": "Express intent to cooperate",
+    "04": "Consult", "05": "Engage in diplomatic cooperation",
+    "06": "Engage in material cooperation", "07": "Provide aid", "08": "Yield",
+    "09": "Investigate", "10": "Demand", "11": "Disapprove", "12": "Reject", "13": "Threaten",
+    "14": "Protest", "15": "Exhibit force posture", "16": "Reduce relations", "17": "Coerce",
+    "18": "Assault", "19": "Fight", "20": "Use unconventional mass violence",
 }
+# fmt: on
 
+# fmt: off
 ACLED: dict[str, tuple[str, ...]] = {
     "Battles": (
-        "Armed clash",
-        "Government regains territory",
-        "Non-state actor overtakes territory",
+        "Armed clash", "Government regains territory", "Non-state actor overtakes territory",
     ),
     "Explosions/Remote violence": (
-        "Chemical weapon",
-        "Air/drone strike",
-        "Suicide bomb",
-        "Shelling/artillery/missile attack",
-        "Remote explosive/landmine/IED",
-        "Grenade",
+        "Chemical weapon", "Air/drone strike", "Suicide bomb", "Shelling/artillery/missile attack",
+        "Remote explosive/landmine/IED", "Grenade",
     ),
-    "Violence against civilians": ("Sexual violence", "Attack", "Abduction/forced disappearance"),
+    "Violence against civilians": (
+        "Sexual violence", "Attack", "Abduction/forced disappearance",
+    ),
     "Protests": (
-        "Peaceful protest",
-        "Protest with intervention",
-        "Excessive force against protesters",
+        "Peaceful protest", "Protest with intervention", "Excessive force against protesters",
     ),
-    "Riots": ("Violent demonstration", "Mob violence"),
+    "Riots": (
+        "Violent demonstration", "Mob violence",
+    ),
     "Strategic developments": (
-        "Agreement",
-        "Arrests",
-        "Change to group/activity",
-        "Disrupted weapons use",
-        "Headquarters or base established",
-        "Looting/property destruction",
-        "Non-violent transfer of territory",
-        "Other",
+        "Agreement", "Arrests", "Change to group/activity", "Disrupted weapons use",
+        "Headquarters or base established", "Looting/property destruction",
+        "Non-violent transfer of territory", "Other",
     ),
 }
+# fmt: on
 
 _ANY = frozenset(PLOVER)
 
