@@ -39,7 +39,7 @@ from typing import Any, Self
 import pycountry
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationInfo, model_validator
 
-from summarizer.grounding import Grounded, clean_quote, ground, normalize
+from summarizer.grounding import Grounded, attribution_window, clean_quote, ground, normalize
 from summarizer.schema import Event, Extraction, Issue, Quote, Span, Summary
 from summarizer.taxonomy import country_codes, disagreements
 
@@ -198,10 +198,6 @@ def _spans(obj: Any, path: str) -> Iterator[tuple[str, Span]]:
             yield from _spans(item, f"{path}[{i}]")
 
 
-def _paragraph_start(text: str, pos: int) -> int:
-    return text.rfind("\n", 0, max(pos, 0)) + 1
-
-
 def check_quote(quote: Quote, path: str, text: str) -> Iterator[Issue]:
     if normalize(clean_quote(quote.text))[0] != normalize(quote.span.text)[0]:
         yield _issue(
@@ -212,10 +208,8 @@ def check_quote(quote: Quote, path: str, text: str) -> Iterator[Issue]:
     ev = quote.speaker.evidence
     if ev is None:
         return
-    start = _paragraph_start(text, quote.span.start)
-    earliest = _paragraph_start(text, start - 1) if start else 0
-    end = text.find("\n", quote.span.end)
-    if not earliest <= ev.start < (len(text) if end == -1 else end):
+    lo, hi = attribution_window(text, quote.span)
+    if not lo <= ev.start < hi:
         yield _issue(
             f"{path}.speaker",
             "speaker_far",
@@ -305,7 +299,8 @@ def check(
 ) -> list[Issue]:
     """Run every rule over built records; return the issues found (empty when clean)."""
     issues: list[Issue] = []
-    for path, span in _spans([events, quotes, summary], ""):
+    named = [("events", events), ("quotes", quotes), ("summary", summary)]
+    for path, span in (found for name, part in named for found in _spans(part, name)):
         if text[span.start : span.end] != span.text or span.end < span.start:
             issues.append(
                 _issue(

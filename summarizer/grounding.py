@@ -10,15 +10,17 @@ Alignment tries, in order (the first that succeeds wins, and is counted in
    :data:`FUZZY_THRESHOLD` (0-100) and the quote has at least :data:`FUZZY_MIN_CHARS` characters.
    A fuzzy span is a warning; for a *quotation* it is an error (quotes must be verbatim).
 
-Where a text occurs several times, the occurrence nearest to a hint (for an actor, its event's
-evidence; for a speaker, the quotation) is taken. Text that cannot be aligned is left out of the
-record and reported as an error issue, never silently dropped.
+Where a text occurs several times, the occurrence nearest to a hint is taken (for an actor, its
+event's evidence; for a speaker, the quotation, preferring its :func:`attribution_window`). Text
+that cannot be aligned is left out of the record and reported as an error issue, never silently
+dropped.
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Literal
@@ -113,18 +115,26 @@ class Aligner:
         self.text = text
         self._norm, self._index = normalize(text)
 
-    def align(self, quote: str, *, near: int | None = None) -> Alignment | None:
+    def align(
+        self, quote: str, *, near: int | None = None, within: tuple[int, int] | None = None
+    ) -> Alignment | None:
+        """Align ``quote``; among several occurrences prefer those starting ``within`` a range
+        of the article, then the one nearest to ``near``."""
         needle = clean_quote(quote)
         if not needle:
             return None
         hits = _occurrences(self.text, needle)
         if hits:
-            start = _nearest(hits, near)
+            start = _nearest(hits, near, within)
             return self._make(start, start + len(needle), "exact", 100.0)
         norm_needle, _ = normalize(needle)
         hits = _occurrences(self._norm, norm_needle)
         if hits:
-            n = _nearest(hits, near if near is None else self._to_norm(near))
+            n = _nearest(
+                hits,
+                None if near is None else self._to_norm(near),
+                None if within is None else (self._to_norm(within[0]), self._to_norm(within[1])),
+            )
             return self._from_norm(n, n + len(norm_needle), "normalized", 100.0)
         if len(norm_needle) < FUZZY_MIN_CHARS or len(norm_needle) > len(self._norm):
             return None
@@ -151,8 +161,26 @@ def _occurrences(haystack: str, needle: str) -> list[int]:
     return hits
 
 
-def _nearest(hits: list[int], near: int | None) -> int:
+def _nearest(hits: list[int], near: int | None, within: tuple[int, int] | None) -> int:
+    if within is not None:
+        hits = [h for h in hits if within[0] <= h < within[1]] or hits
     return hits[0] if near is None else min(hits, key=lambda h: abs(h - near))
+
+
+_PARAGRAPH_BREAK = re.compile(r"\n[ \t\r\f\v]*\n\s*")
+_LINE_BREAK = re.compile(r"\n\s*")
+
+
+def attribution_window(text: str, span: Span) -> tuple[int, int]:
+    """Where a quotation's speaker must be named: the quotation's paragraph and the one before.
+
+    Paragraphs are separated by blank lines where the article has any, else by line breaks.
+    """
+    breaks = _PARAGRAPH_BREAK if _PARAGRAPH_BREAK.search(text) else _LINE_BREAK
+    starts = [0] + [m.end() for m in breaks.finditer(text)]
+    i = bisect.bisect_right(starts, span.start) - 1
+    end = next((m.start() for m in breaks.finditer(text, span.end)), len(text))
+    return starts[max(i - 1, 0)], end
 
 
 @dataclass
@@ -172,8 +200,15 @@ class _Builder:
         self.issues: list[Issue] = []
         self.alignment: Counter[str] = Counter()
 
-    def span(self, quote: str, path: str, *, near: int | None = None) -> Span | None:
-        found = self.aligner.align(quote, near=near)
+    def span(
+        self,
+        quote: str,
+        path: str,
+        *,
+        near: int | None = None,
+        within: tuple[int, int] | None = None,
+    ) -> Span | None:
+        found = self.aligner.align(quote, near=near, within=within)
         if found is None:
             self.alignment["unaligned"] += 1
             self.issues.append(
@@ -261,7 +296,12 @@ def ground(extraction: Extraction, text: str, published: dt.date | None) -> Grou
         span = b.span(q.text, f"{path}.text")
         if span is None:
             continue
-        speaker_span = b.span(q.speaker.evidence, f"{path}.speaker.evidence", near=span.start)
+        speaker_span = b.span(
+            q.speaker.evidence,
+            f"{path}.speaker.evidence",
+            near=span.start,
+            within=attribution_window(text, span),
+        )
         speaker = Actor(**q.speaker.model_dump(exclude={"evidence"}), evidence=speaker_span)
         quotes.append(Quote(text=q.text, speaker=speaker, span=span))
     summary = Summary(
