@@ -24,7 +24,11 @@ from typing import Any
 
 import instructor
 import openai
-from instructor.core.exceptions import IncompleteOutputException, InstructorRetryException
+from instructor.core.exceptions import (
+    IncompleteOutputException,
+    InstructorError,
+    InstructorRetryException,
+)
 from instructor.core.hooks import Hooks
 from pydantic import BaseModel, ValidationError
 
@@ -213,7 +217,7 @@ def call(
         value = client.chat.completions.create(
             **_request(settings, target, messages, context, response_model, tracker.hooks)
         )
-    except Exception as exc:
+    except (InstructorError, openai.APIError) as exc:
         return _failed(exc, tracker, target)
     return Outcome(value, tracker.finish())
 
@@ -232,7 +236,7 @@ async def acall(
         value = await client.chat.completions.create(
             **_request(settings, target, messages, context, response_model, tracker.hooks)
         )
-    except Exception as exc:
+    except (InstructorError, openai.APIError) as exc:
         return _failed(exc, tracker, target)
     return Outcome(value, tracker.finish())
 
