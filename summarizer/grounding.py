@@ -233,8 +233,8 @@ class _Builder:
             )
         return found.span
 
-    def spans(self, quotes: list[str], path: str) -> list[Span]:
-        found = (self.span(q, f"{path}[{i}]") for i, q in enumerate(quotes))
+    def spans(self, quotes: list[str], path: str, near: int | None = None) -> list[Span]:
+        found = (self.span(q, f"{path}[{i}]", near=near) for i, q in enumerate(quotes))
         return [s for s in found if s is not None]
 
     def actor(self, draft: ActorDraft, path: str, near: int | None) -> Actor | None:
@@ -279,7 +279,15 @@ def ground(extraction: Extraction, text: str, published: dt.date | None) -> Grou
         events.append(
             Event(
                 **ev.model_dump(
-                    exclude={"actors", "targets", "date", "location", "fatalities", "evidence"}
+                    exclude={
+                        "actors",
+                        "targets",
+                        "date",
+                        "location",
+                        "fatalities",
+                        "weapons",
+                        "evidence",
+                    }
                 ),
                 id=f"e{i + 1}",
                 actors=b.actors(ev.actors, f"{path}.actors", near),
@@ -287,6 +295,7 @@ def ground(extraction: Extraction, text: str, published: dt.date | None) -> Grou
                 date=date,
                 location=location,
                 fatalities=fatalities,
+                weapons=b.spans(ev.weapons, f"{path}.weapons", near),
                 evidence=evidence,
             )
         )

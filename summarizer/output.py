@@ -61,7 +61,8 @@ def to_markdown(analysis: ArticleAnalysis) -> str:
         row = [e.id, _date(e), _codes(e), who, where, _deaths(e), e.factuality]
         lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
     for e in analysis.events:
-        lines.append(f"\n**{e.id}** {e.summary} — evidence {_spans(e.evidence)}")
+        weapons = f" — weapons: {', '.join(w.text for w in e.weapons)}" if e.weapons else ""
+        lines.append(f"\n**{e.id}** {e.summary}{weapons} — evidence {_spans(e.evidence)}")
     if analysis.quotes:
         lines += ["", f"## Quotes ({len(analysis.quotes)})", ""]
         lines += [

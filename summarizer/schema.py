@@ -84,6 +84,9 @@ class EventDraft(BaseModel):
     date: DateDraft
     location: PlaceDraft | None = Field(description="Where the event happened, or null.")
     fatalities: FatalitiesDraft
+    weapons: list[str] = Field(
+        description=f"Weapons or means used (e.g. 'rocket', 'car bomb'), each {_VERBATIM}."
+    )
     factuality: Factuality = Field(description="How the report presents the event.")
     evidence: list[str] = Field(
         min_length=1, description=f"Sentences or clauses that state the event, {_VERBATIM}."
@@ -144,6 +147,7 @@ class Event(EventDraft):
     date: DateRef
     location: Place | None
     fatalities: Fatalities
+    weapons: list[Span]  # type: ignore[assignment]
     evidence: list[Span]  # type: ignore[assignment]
 
 

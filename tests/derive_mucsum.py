@@ -479,6 +479,7 @@ def event(doc_id: str, example: dict[str, Any], text: str) -> dict[str, Any]:
         "date": {"text": dates[0] if dates else None, "resolved": None, "precision": "unknown"},
         "location": location(template, text),
         "fatalities": fatalities(iid),
+        "weapons": [w for w in template["weapon"] if w in text],
         "factuality": factuality,
         "evidence": [sentences[i] for i in EVENT_EVIDENCE[iid]],
     }

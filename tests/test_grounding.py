@@ -209,7 +209,7 @@ def test_ground_seed_answer() -> None:
     assert grounded.issues == []
     assert set(grounded.alignment) == {"exact"}
     spans = _spans([grounded.events, grounded.quotes, grounded.summary])
-    assert sum(grounded.alignment.values()) == len(spans) == 76
+    assert sum(grounded.alignment.values()) == len(spans) == 79  # 76 + 3 weapons
     for span in spans:
         assert ARTICLE[span.start : span.end] == span.text
     assert [e.id for e in grounded.events] == [f"e{i}" for i in range(1, 8)]
