@@ -125,11 +125,13 @@ class Aligner:
             return None
         hits = _occurrences(self.text, needle)
         if hits:
+            hits = _whole_words(self.text, hits, len(needle))
             start = _nearest(hits, near, within)
             return self._make(start, start + len(needle), "exact", 100.0)
         norm_needle, _ = normalize(needle)
         hits = _occurrences(self._norm, norm_needle)
         if hits:
+            hits = _whole_words(self._norm, hits, len(norm_needle))
             n = _nearest(
                 hits,
                 None if near is None else self._to_norm(near),
@@ -159,6 +161,19 @@ def _occurrences(haystack: str, needle: str) -> list[int]:
         hits.append(i)
         i = haystack.find(needle, i + 1)
     return hits
+
+
+def _whole_words(haystack: str, hits: list[int], length: int) -> list[int]:
+    """The occurrences that do not start or end inside a word, if there are any."""
+
+    def edge(i: int) -> bool:
+        return (
+            i <= 0
+            or i >= len(haystack)
+            or not (haystack[i - 1].isalnum() and haystack[i].isalnum())
+        )
+
+    return [h for h in hits if edge(h) and edge(h + length)] or hits
 
 
 def _nearest(hits: list[int], near: int | None, within: tuple[int, int] | None) -> int:

@@ -300,3 +300,13 @@ def test_actor_evidence_is_aligned_near_the_event() -> None:
     assert uk is not None and uk.text == "UK"
     hits = [m.start() for m in re.finditer("UK", ARTICLE)]
     assert uk.start == min(hits, key=lambda h: abs(h - near))
+
+
+def test_whole_word_occurrences_are_preferred() -> None:
+    text = "The Iranian-backed militia fired. Iran denied it; USA and US officials spoke."
+    found = Aligner(text).align("Iran")
+    assert found is not None and found.span.start == text.index("Iran denied")
+    found = Aligner(text).align("us")  # normalized match, still a whole word
+    assert found is not None and found.span.text == "US" and found.method == "normalized"
+    inside = Aligner("Iranian").align("Iran")  # no whole-word occurrence: the substring is kept
+    assert inside is not None and inside.span.start == 0
