@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test lint cassettes cassettes-live clean
+.PHONY: demo test lint cassettes cassettes-live clean browser
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,10 +15,14 @@ $(BIN)/.installed: pyproject.toml
 demo: $(BIN)/.installed  ## run the example articles through the pipeline (recorded responses)
 	$(BIN)/summarizer demo
 
-test: $(BIN)/.installed  ## lint, then every test, offline from cassettes
+test: $(BIN)/.installed browser  ## lint, then every test, offline from cassettes
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest
+
+browser:  ## Debian's chromium + chromedriver for the HTML report tests, installed only when missing
+	@test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver; }
 
 cassettes: $(BIN)/.installed  ## re-record all cassettes against the scripted server
 	$(BIN)/python tests/record.py

@@ -4,7 +4,15 @@
 >>> analysis = summarize(text, published="2020-03-13")  # doctest: +SKIP
 """
 
-from summarizer.errors import ConfigError, InputError, ModelError, ProviderError, SummarizerError
+from summarizer.batch import ErrorRecord, asummarize_many, summarize_many
+from summarizer.errors import (
+    ChecksFailed,
+    ConfigError,
+    InputError,
+    ModelError,
+    ProviderError,
+    SummarizerError,
+)
 from summarizer.pipeline import __version__, aanalyze, analyze, asummarize, summarize
 from summarizer.schema import ArticleAnalysis, Event, Quote, Span
 from summarizer.settings import Settings
@@ -13,7 +21,9 @@ from summarizer.source import Article
 __all__ = [
     "Article",
     "ArticleAnalysis",
+    "ChecksFailed",
     "ConfigError",
+    "ErrorRecord",
     "Event",
     "InputError",
     "ModelError",
@@ -26,5 +36,7 @@ __all__ = [
     "aanalyze",
     "analyze",
     "asummarize",
+    "asummarize_many",
     "summarize",
+    "summarize_many",
 ]

@@ -20,10 +20,16 @@ after it, on the built record. Codes (severity in brackets):
   ``acled_sub_mismatch``, ``cameo_unknown``, ``codes_disagree`` [error] taxonomy rules
   (:func:`summarizer.taxonomy.disagreements`)
 - ``fatalities_range`` [error] fatalities min greater than max
+- ``fatalities_unsupported`` [error] a count that is not estimated yet is neither a figure in the
+  fatalities text nor their total (plus one when the first figure follows "and": "X and two
+  of her bodyguards"); no text: 0; a text without a figure: 1
 - ``headline_too_long`` [error] headline over 15 words
-- ``summary_unsupported`` [error] a number or name in the headline or sentence is not in the article
-- ``bullet_unsupported`` [error] a number or name in a bullet is not in the article
+- ``summary_unsupported`` [error] a number, date, name or quoted phrase in the headline or sentence
+  is not in the article (:func:`summarizer.faithfulness.unsupported`)
+- ``bullet_unsupported`` [error] a number, date, name or quoted phrase in a bullet is not in the
+  article
 - ``bullet_evidence_mismatch`` [error] ... is in the article but not in the bullet's evidence
+- ``bullet_negation`` [error] the bullet is negated and its evidence is not
 - ``language_unknown`` [warning] not an ISO 639-1 code
 - ``no_events`` [warning] the article yielded no event
 """
@@ -39,6 +45,7 @@ from typing import Any, Self
 import pycountry
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationInfo, model_validator
 
+from summarizer.faithfulness import Finding, date_words, negation_flip, numbers, unsupported
 from summarizer.grounding import Grounded, attribution_window, clean_quote, ground, normalize
 from summarizer.schema import Event, Extraction, Issue, Quote, Span, Summary
 from summarizer.taxonomy import country_codes, disagreements
@@ -65,24 +72,6 @@ _OFFSETS = {
 }
 _PERIOD = re.compile(r"\b(?:this|last|next|past|previous|coming) (week|month|year)\b")
 _YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
-_NUMBER_WORDS = {
-    word: value
-    for value, word in enumerate(
-        "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-        "fifteen sixteen seventeen eighteen nineteen twenty".split()
-    )
-} | {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80}
-_NUMBER_WORDS |= {"ninety": 90, "hundred": 100, "thousand": 1000, "dozen": 12, "dozens": 12}
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+(?:-[a-z]+)?")
-_CAPITALISED = re.compile(r"\b[A-Z][A-Za-z]+")
-_FUNCTION_WORDS = frozenset(
-    """a an the and but or nor so yet for of in on at to by from with without after before during
-    since until while as about against among between into through over under he she it they we you
-    i his her its their our your this that these those there here who what when where which why how
-    all both each some any no not none one also however meanwhile according following despite
-    although though because if then than more most many much several other another such only
-    earlier later last next new""".split()
-)
 
 
 @dataclass(frozen=True)
@@ -218,50 +207,6 @@ def check_quote(quote: Quote, path: str, text: str) -> Iterator[Issue]:
         )
 
 
-def _numbers(text: str) -> set[str]:
-    found = set()
-    for token in _NUMBER.findall(text.lower()):
-        if token[0].isdigit():
-            found.add(token.replace(",", ""))
-            continue
-        parts = token.split("-")
-        if all(p in _NUMBER_WORDS for p in parts):
-            found.add(str(sum(_NUMBER_WORDS[p] for p in parts)))
-    return found
-
-
-def _names(text: str) -> set[str]:
-    names = set()
-    for token in _CAPITALISED.findall(text):
-        if token.lower() not in _FUNCTION_WORDS:
-            names.add(token)
-    return names
-
-
-def _name_supported(name: str, folded_support: str) -> bool:
-    stem = name.lower()
-    key = stem[: max(4, len(stem) - 2)] if len(stem) > 4 else stem
-    return re.search(rf"\b{re.escape(key)}", folded_support) is not None
-
-
-def _unsupported(claim: str, support: str, allowed: set[str]) -> list[str]:
-    folded = normalize(support)[0]
-    numbers = _numbers(support) | allowed
-    missing = sorted(n for n in _numbers(claim) if n not in numbers)
-    missing += sorted(
-        n for n in _names(claim) if n.lower() not in allowed and not _name_supported(n, folded)
-    )
-    return missing
-
-
-def _date_words(dates: list[dt.date]) -> set[str]:
-    """Numbers and names that may appear in a summary because they are resolved dates."""
-    words: set[str] = set()
-    for d in dates:
-        words |= {str(d.day), str(d.year), d.strftime("%B").lower(), d.strftime("%A").lower()}
-    return words
-
-
 def check_summary(summary: Summary, text: str, allowed: set[str]) -> Iterator[Issue]:
     if len(summary.headline.split()) > MAX_HEADLINE_WORDS:
         yield _issue(
@@ -270,28 +215,64 @@ def check_summary(summary: Summary, text: str, allowed: set[str]) -> Iterator[Is
             f"the headline has {len(summary.headline.split())} words; at most {MAX_HEADLINE_WORDS}",
         )
     for field in ("headline", "one_sentence"):
-        missing = _unsupported(getattr(summary, field), text, allowed)
+        missing = unsupported(getattr(summary, field), text, allowed)
         if missing:
             yield _issue(
-                f"summary.{field}",
-                "summary_unsupported",
-                f"not in the article: {', '.join(missing)}",
+                f"summary.{field}", "summary_unsupported", f"not in the article: {_list(missing)}"
             )
     for i, bullet in enumerate(summary.bullets):
         path = f"summary.bullets[{i}]"
-        missing = _unsupported(bullet.text, text, allowed)
+        missing = unsupported(bullet.text, text, allowed)
         if missing:
-            yield _issue(path, "bullet_unsupported", f"not in the article: {', '.join(missing)}")
+            yield _issue(path, "bullet_unsupported", f"not in the article: {_list(missing)}")
         elif bullet.evidence:
             cited = "\n".join(s.text for s in bullet.evidence)
-            missing = _unsupported(bullet.text, cited, allowed)
+            missing = unsupported(bullet.text, cited, allowed)
+            flip = negation_flip(bullet.text, cited)
             if missing:
                 yield _issue(
                     path,
                     "bullet_evidence_mismatch",
-                    f"not in the bullet's evidence: {', '.join(missing)}; cite the passages "
+                    f"not in the bullet's evidence: {_list(missing)}; cite the passages "
                     "that state them",
                 )
+            elif flip:
+                yield _issue(
+                    path,
+                    "bullet_negation",
+                    f"negation differs between the bullet and its evidence: {flip.words}",
+                )
+
+
+def _list(findings: list[Finding]) -> str:
+    return ", ".join(map(str, findings))
+
+
+def check_fatalities(event: Event, path: str) -> Iterator[Issue]:
+    f, p = event.fatalities, f"{path}.fatalities"
+    if f.min > f.max:
+        yield _issue(p, "fatalities_range", f"min {f.min} is greater than max {f.max}")
+    if f.estimated:
+        return
+    words = normalize(f.text or "")[0].split()
+    figures = [(i, int(float(n))) for i, w in enumerate(words) for n in numbers(w)]
+    stated = [n for _, n in figures]
+    if f.text is None:
+        ok = {0}
+    elif stated:  # each figure or their total, +1 for 'judge X and two of her bodyguards'
+        named_first = figures[0][0] > 0 and words[figures[0][0] - 1] == "and"
+        ok = {*stated, sum(stated) + named_first}
+    else:  # 'the death of a civilian', 'the murder of jecar neghme'
+        ok = {1}
+    wrong = sorted({f.min, f.max} - ok)
+    if wrong:
+        said = f"the words {f.text!r} state {stated or 'one death'}" if f.text else "no words"
+        yield _issue(
+            p,
+            "fatalities_unsupported",
+            f"{', '.join(map(str, wrong))} death(s) but {said}; quote the words stating the "
+            "deaths or mark the count estimated",
+        )
 
 
 def check(
@@ -315,14 +296,7 @@ def check(
             ev.plover, ev.plover_mode, ev.acled_event_type, ev.acled_sub_event_type, ev.cameo_root
         ):
             issues.append(_issue(path, code, message))
-        if ev.fatalities.min > ev.fatalities.max:
-            issues.append(
-                _issue(
-                    f"{path}.fatalities",
-                    "fatalities_range",
-                    f"min {ev.fatalities.min} is greater than max {ev.fatalities.max}",
-                )
-            )
+        issues += check_fatalities(ev, path)
         located = [(f"{path}.actors[{j}]", a) for j, a in enumerate(ev.actors)]
         located += [(f"{path}.targets[{j}]", a) for j, a in enumerate(ev.targets)]
         if ev.location:
@@ -347,10 +321,15 @@ def check(
                 )
             )
     dates = [d for d in [published, *(e.date.resolved for e in events)] if d is not None]
-    issues += check_summary(summary, text, _date_words(dates))
+    issues += check_summary(summary, text, date_words(dates))
     if not events:
         issues.append(_issue("events", "no_events", "no event was extracted", "warning"))
     return issues
+
+
+def check_language(code: str | None) -> Iterator[Issue]:
+    if code is not None and pycountry.languages.get(alpha_2=code.lower()) is None:
+        yield _issue("language", "language_unknown", f"{code!r} is not ISO 639-1", "warning")
 
 
 @dataclass
@@ -369,15 +348,7 @@ def review(extraction: Extraction, text: str, published: dt.date | None) -> Revi
     """Ground ``extraction`` in ``text`` and check the result."""
     grounded = ground(extraction, text, published)
     issues = list(grounded.issues)
-    if pycountry.languages.get(alpha_2=extraction.language.lower()) is None:
-        issues.append(
-            _issue(
-                "language",
-                "language_unknown",
-                f"{extraction.language!r} is not ISO 639-1",
-                "warning",
-            )
-        )
+    issues += check_language(extraction.language)
     issues += check(grounded.events, grounded.quotes, grounded.summary, text, published)
     return Review(grounded, issues)
 

@@ -47,6 +47,16 @@ class ProviderError(ModelError):
     code = "provider_error"
 
 
+class ChecksFailed(SummarizerError):
+    """Strict mode: the record still fails checks after every re-ask (``analysis`` holds it)."""
+
+    code = "checks_failed"
+
+    def __init__(self, message: str, *, analysis: Any = None) -> None:
+        super().__init__(message)
+        self.analysis = analysis
+
+
 _SECRET_PATTERNS = (re.compile(r"sk-[A-Za-z0-9_\-*]{6,}"), re.compile(r"(?i)bearer\s+\S+"))
 
 

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 
 from summarizer import llm, prompts
 from summarizer.checks import CheckedExtraction, Review, review
-from summarizer.errors import ModelError
+from summarizer.errors import ChecksFailed, ModelError
 from summarizer.schema import ArticleAnalysis, ArticleMeta, Extraction, Provenance, Validation
 from summarizer.settings import Settings
 from summarizer.source import Article, make_article, parse_date
@@ -58,7 +58,7 @@ async def aanalyze(
 def _finish(article: Article, settings: Settings, outcome: llm.Outcome) -> ArticleAnalysis:
     extraction, result = _reviewed(article, outcome)
     g = result.grounded
-    return ArticleAnalysis(
+    analysis = ArticleAnalysis(
         article=ArticleMeta(
             id=article.key,
             title=article.title,
@@ -84,6 +84,19 @@ def _finish(article: Article, settings: Settings, outcome: llm.Outcome) -> Artic
             created_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
         ),
     )
+    if settings.strictness == "strict" and result.errors:
+        codes = sorted({i.code for i in result.errors})
+        raise ChecksFailed(
+            f"{article.key}: {len(result.errors)} check(s) failed after every re-ask "
+            f"({', '.join(codes)}); strict mode keeps no record",
+            analysis=analysis,
+        )
+    return analysis
+
+
+def finish(article: Article, settings: Settings, outcome: llm.Outcome) -> ArticleAnalysis:
+    """The record of ``article`` from a call's outcome (the Batch API engine's answers)."""
+    return _finish(article, settings, outcome)
 
 
 def _reviewed(article: Article, outcome: llm.Outcome) -> tuple[Extraction, Review]:

@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     temperature: float | None = Field(0.0, description="null to omit (reasoning models)")
     max_tokens: int | None = Field(8192, gt=0, description="answer length cap; null to omit")
     azure_api_version: str = "2024-10-21"
+    strictness: Literal["strict", "lenient"] = Field(
+        "lenient",
+        description="lenient keeps a record that still fails checks after the re-asks (flagged: "
+        "validation.ok false); strict fails the article instead (ChecksFailed, exit 1)",
+    )
 
     def masked(self) -> dict[str, object]:
         """The settings as a dict with the API key masked, for display."""

@@ -44,6 +44,21 @@ Stable output for cassettes: ``created`` is fixed, ids are derived from fixture 
 is fixed. Request headers (e.g. Authorization) are never read back, echoed or logged, and
 nothing is written to stderr per request.
 
+Load, faults and the Batch API (batch jobs and their benchmark), all off by default
+    * ``Traffic(rpm=..., fault_rate=..., faults=..., seed=..., hang_s=...)``: a requests-per-minute
+      limit (a token bucket holding one second's worth, at least 1) answered with HTTP 429 and
+      ``retry-after`` / ``retry-after-ms``; and faults injected into that share of the requests,
+      drawn from a seeded RNG in arrival order: ``server_error`` (HTTP 500), ``timeout`` (the
+      answer comes after ``hang_s``), ``malformed_json`` (half an answer) and ``schema_invalid``
+      (an answer whose first event has a PLOVER category outside the schema). ``latency_s=0``
+      answers at once (the 100k-article stream).
+    * A scripted Files + Batches API: ``POST /v1/files`` (multipart, ``purpose=batch``),
+      ``GET /v1/files/{id}/content``, ``POST /v1/batches`` and ``GET /v1/batches/{id}``. A batch
+      answers every line with the chat logic above (faults included, no latency or RPM limit)
+      when it is created; ``GET`` reports ``in_progress`` ``batch_polls`` times, then
+      ``completed`` with an output file (2xx lines) and an error file (the rest). Ids are
+      counters (``file-scripted-1``, ``batch_scripted_1``), so cassettes are stable.
+
 Manual use: ``python tests/scripted_server.py --port 8000 [--root .]``.
 """
 
@@ -51,8 +66,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import email.parser
 import json
 import math
+import random
+import re
+import sys
 import threading
 import time
 import unicodedata
@@ -73,7 +92,20 @@ ARTICLE_DIRS: tuple[Path, ...] = (Path("examples"), Path("tests/data/articles"))
 SCENARIOS = ("reask-once", "never-valid", "broken-json", "rate-limited", "server-error-once")
 MODELS = ("scripted", *(f"scripted-{name}" for name in SCENARIOS))
 
+FAULTS = ("server_error", "timeout", "malformed_json", "schema_invalid")
+
 Headers = list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Traffic:
+    """Load behaviour: an RPM limit answered with 429, and faults injected at ``fault_rate``."""
+
+    rpm: float | None = None
+    fault_rate: float = 0.0
+    faults: tuple[str, ...] = FAULTS
+    seed: int = 0
+    hang_s: float = 5.0  # how long a ``timeout`` fault keeps the client waiting
 
 
 @dataclass(frozen=True)
@@ -230,6 +262,8 @@ class ScriptedServer:
         latency_s: float = 0.0,
         host: str = "127.0.0.1",
         port: int = 0,
+        traffic: Traffic | None = None,
+        batch_polls: int = 1,
     ) -> None:
         items = fixtures.values() if isinstance(fixtures, Mapping) else fixtures
         self.fixtures: dict[str, Fixture] = {f.id: f for f in items}
@@ -240,6 +274,15 @@ class ScriptedServer:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
+        self.traffic = traffic or Traffic()
+        self.faults_served: dict[str, int] = dict.fromkeys(FAULTS, 0)
+        self.rate_limited = 0
+        self._rng = random.Random(self.traffic.seed)
+        self._bucket = (1.0, time.monotonic())  # (tokens, when) of the RPM limit
+        self.batch_polls = batch_polls
+        self.files: dict[str, tuple[str, bytes]] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self._polls: dict[str, int] = {}
         self._httpd = _HTTPServer((host, port), _Handler)
         self._httpd.app = self
 
@@ -304,14 +347,66 @@ class ScriptedServer:
         if isinstance(body, dict):
             with self._lock:
                 self.requests.append(body)
+        wait = self._over_rpm()
+        if wait is not None:
+            return self._rate_limit_reply(wait)
         if self.latency_s > 0:
             time.sleep(self.latency_s)
+        return self._answer(body)
+
+    def _answer(self, body: Any) -> tuple[int, dict[str, Any], Headers]:
+        fault = self._draw_fault()
+        if fault == "timeout":
+            time.sleep(self.traffic.hang_s)
         try:
-            return 200, self._complete(body), []
+            if fault == "server_error":
+                raise _Reply(500, _error("Injected fault (scripted).", "server_error"))
+            return 200, self._complete(body, fault), []
         except _Reply as reply:
             return reply.status, reply.body, reply.headers
 
-    def _complete(self, body: Any) -> dict[str, Any]:
+    def _draw_fault(self) -> str | None:
+        traffic = self.traffic
+        if traffic.fault_rate <= 0:
+            return None
+        with self._lock:
+            if self._rng.random() >= traffic.fault_rate:
+                return None
+            fault = self._rng.choice(traffic.faults)
+            self.faults_served[fault] += 1
+        return fault
+
+    def _over_rpm(self) -> float | None:
+        """Seconds until the next request is allowed, or None when this one is admitted."""
+        rpm = self.traffic.rpm
+        if not rpm:
+            return None
+        rate = rpm / 60.0
+        capacity = max(1.0, rate)
+        with self._lock:
+            tokens, then = self._bucket
+            now = time.monotonic()
+            tokens = min(capacity, tokens + (now - then) * rate)
+            if tokens >= 1.0:
+                self._bucket = (tokens - 1.0, now)
+                return None
+            self._bucket = (tokens, now)
+            self.rate_limited += 1
+            return (1.0 - tokens) / rate
+
+    def _rate_limit_reply(self, wait: float) -> tuple[int, dict[str, Any], Headers]:
+        message = (
+            f"Rate limit reached (scripted) on requests per min (RPM): Limit {self.traffic.rpm}. "
+            f"Please try again in {wait:.3f}s."
+        )
+        headers = [
+            ("retry-after", str(math.ceil(wait))),
+            ("retry-after-ms", str(math.ceil(wait * 1000))),
+            ("x-ratelimit-remaining-requests", "0"),
+        ]
+        return 429, _error(message, "requests", "rate_limit_exceeded"), headers
+
+    def _complete(self, body: Any, fault: str | None = None) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise _bad_request("Request body must be a JSON object.")
         messages = body.get("messages")
@@ -320,14 +415,17 @@ class ScriptedServer:
         if body.get("stream"):
             raise _bad_request("The scripted server does not stream.")
         model = str(body.get("model", "scripted"))
-        fixture = self._find_fixture(messages)
+        verdicts = verdicts_answer(body, messages)  # the --verify call (summarizer.verify)
+        fixture = Fixture("verify", "", verdicts) if verdicts else self._find_fixture(messages)
         wanted = scenarios(model)
         self._gate(wanted, model, fixture.id)
 
         attempt = attempt_number(messages)
         text = json.dumps(fixture.answer, ensure_ascii=False)
-        if "broken-json" in wanted:
+        if "broken-json" in wanted or fault == "malformed_json":
             text = text[: max(1, len(text) // 2)]  # a proper prefix of an object: never valid
+        elif fault == "schema_invalid":
+            text = json.dumps(_schema_invalid(fixture.answer), ensure_ascii=False)
         elif "never-valid" in wanted or ("reask-once" in wanted and attempt == 1):
             try:
                 text = json.dumps(corrupt(fixture.answer), ensure_ascii=False)
@@ -365,6 +463,118 @@ class ScriptedServer:
             ],
             "usage": estimate_usage(body, output),
         }
+
+    # ------------------------------------------------------------------ Files + Batches API
+
+    def upload_file(self, content_type: str, raw: bytes) -> dict[str, Any]:
+        """``POST /v1/files``: store a multipart upload's ``file`` part."""
+        message = email.parser.BytesParser().parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + raw
+        )
+        parts = {
+            p.get_param("name", header="content-disposition"): p
+            for p in message.get_payload()
+            if isinstance(message.get_payload(), list)
+        }
+        upload = parts.get("file")
+        if upload is None:
+            raise _bad_request("multipart upload has no 'file' part")
+        content = upload.get_payload(decode=True) or b""
+        purpose = (
+            (parts["purpose"].get_payload(decode=True) or b"").decode()
+            if "purpose" in parts
+            else ""
+        )
+        with self._lock:
+            file_id = f"file-scripted-{len(self.files) + 1}"
+            self.files[file_id] = (upload.get_filename() or "upload.jsonl", content)
+        return self._file_object(file_id, purpose or "batch")
+
+    def _file_object(self, file_id: str, purpose: str) -> dict[str, Any]:
+        name, content = self.files[file_id]
+        return {
+            "id": file_id,
+            "object": "file",
+            "bytes": len(content),
+            "created_at": CREATED,
+            "filename": name,
+            "purpose": purpose,
+            "status": "processed",
+        }
+
+    def file_content(self, file_id: str) -> bytes:
+        if file_id not in self.files:
+            raise _Reply(404, _error(f"No such file {file_id!r}.", "invalid_request_error"))
+        return self.files[file_id][1]
+
+    def create_batch(self, body: Any) -> dict[str, Any]:
+        """``POST /v1/batches``: answer every request line now; results show after polling."""
+        if not isinstance(body, dict) or body.get("input_file_id") not in self.files:
+            raise _bad_request("input_file_id must name an uploaded file")
+        if body.get("completion_window") != "24h":
+            raise _bad_request("completion_window must be '24h'")
+        outputs: list[bytes] = []
+        errors: list[bytes] = []
+        lines = self.files[body["input_file_id"]][1].decode("utf-8").splitlines()
+        for number, line in enumerate(lines, 1):
+            request = json.loads(line)
+            if request.get("url") != body.get("endpoint"):
+                raise _bad_request(f"line {number}: url differs from the batch endpoint")
+            with self._lock:
+                self.requests.append(request["body"])
+            status, payload, _ = self._answer(request["body"])
+            record = {
+                "id": f"batch_req_{number}",
+                "custom_id": request["custom_id"],
+                "response": {"status_code": status, "request_id": f"req_{number}", "body": payload},
+                "error": None,
+            }
+            (outputs if status == 200 else errors).append(json.dumps(record).encode())
+        with self._lock:
+            batch_id = f"batch_scripted_{len(self.batches) + 1}"
+            result_ids = []
+            for kind, records in (("output", outputs), ("errors", errors)):
+                file_id = f"file-scripted-{len(self.files) + 1}"
+                content = b"".join(r + b"\n" for r in records)
+                self.files[file_id] = (f"{batch_id}_{kind}.jsonl", content)
+                result_ids.append(file_id if records else None)
+            self.batches[batch_id] = {
+                "id": batch_id,
+                "object": "batch",
+                "endpoint": body["endpoint"],
+                "errors": None,
+                "input_file_id": body["input_file_id"],
+                "completion_window": "24h",
+                "status": "validating",
+                "output_file_id": None,
+                "error_file_id": None,
+                "created_at": CREATED,
+                "metadata": body.get("metadata"),
+                "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+                "_results": (result_ids[0], result_ids[1], len(outputs), len(errors)),
+            }
+        return self.get_batch(batch_id, poll=False)
+
+    def get_batch(self, batch_id: str, *, poll: bool = True) -> dict[str, Any]:
+        """``GET /v1/batches/{id}``: ``in_progress`` for ``batch_polls`` polls, then done."""
+        if batch_id not in self.batches:
+            raise _Reply(404, _error(f"No such batch {batch_id!r}.", "invalid_request_error"))
+        with self._lock:
+            batch = self.batches[batch_id]
+            if poll:
+                self._polls[batch_id] = polls = self._polls.get(batch_id, 0) + 1
+                output_id, error_id, done, failed = batch["_results"]
+                if polls > self.batch_polls:
+                    batch.update(status="completed", completed_at=CREATED)
+                    batch.update(output_file_id=output_id, error_file_id=error_id)
+                    batch["request_counts"] = {
+                        "total": done + failed,
+                        "completed": done,
+                        "failed": failed,
+                    }
+                else:
+                    batch["status"] = "in_progress"
+            return {k: v for k, v in batch.items() if not k.startswith("_")}
 
     def _find_fixture(self, messages: list[dict[str, Any]]) -> Fixture:
         haystack = _normalize("\n".join(content_text(m.get("content")) for m in messages))
@@ -416,6 +626,59 @@ class ScriptedServer:
             )
 
 
+def _schema_invalid(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``answer`` that breaks the schema: the first event's PLOVER category is unknown
+    (or, without events, the summary is missing)."""
+    bad = copy.deepcopy(dict(answer))
+    if bad.get("events"):
+        bad["events"][0]["plover"] = "NOT_A_CATEGORY"
+    else:
+        bad.pop("summary", None)
+    return bad
+
+
+VERDICTS_SCHEMA = "BulletVerdicts"
+_BULLETS = re.compile(r"<bullets>(.*?)</bullets>", re.DOTALL)
+_CLAIM_WORDS = re.compile(r"\d+(?:[.,]\d+)*|(?<=\s)[A-Z][A-Za-z]+")
+_NEGATIONS = frozenset({"not", "no", "never", "denied", "denies", "without"})
+
+
+def verdicts_answer(
+    body: Mapping[str, Any], messages: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Verdicts for a ``BulletVerdicts`` request (tool or JSON-schema name), else None.
+
+    The bullets come as JSON between ``<bullets>`` tags. A bullet is ``supported`` when every
+    number and every capitalised word after its first word occurs in its evidence (case folded)
+    and it adds no negation the evidence lacks; otherwise ``unsupported``, naming those words.
+    """
+    schema = body.get("response_format") or {}
+    names = {_tool_name(body) if body.get("tools") else None}
+    names.add((schema.get("json_schema") or {}).get("name") if isinstance(schema, dict) else None)
+    if VERDICTS_SCHEMA not in names:
+        return None
+    found = _BULLETS.search("\n".join(content_text(m.get("content")) for m in messages))
+    if found is None:
+        raise _bad_request("A BulletVerdicts request needs <bullets>[...]</bullets>.")
+    verdicts = []
+    for item in json.loads(found.group(1)):
+        evidence = " ".join(item["evidence"]).lower()
+        words = set(re.findall(r"[a-z']+", evidence))
+        missing = [w for w in _CLAIM_WORDS.findall(item["text"]) if w.lower() not in evidence]
+        missing += [w for w in re.findall(r"[a-z']+", item["text"].lower())
+                    if w in _NEGATIONS and w not in words]  # fmt: skip
+        verdicts.append(
+            {
+                "bullet": item["bullet"],
+                "verdict": "unsupported" if missing else "supported",
+                "reasons": f"not in the evidence: {', '.join(missing)}"
+                if missing
+                else "every number and name is in the evidence",
+            }
+        )
+    return {"verdicts": verdicts}
+
+
 def _tool_name(body: Mapping[str, Any]) -> str:
     choice = body.get("tool_choice")
     if isinstance(choice, dict) and isinstance(choice.get("function"), dict):
@@ -437,6 +700,11 @@ def _wants_codeblock(body: Mapping[str, Any], messages: list[dict[str, Any]]) ->
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     app: ScriptedServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that gave up (timeout fault, killed job) is not a server error: stay quiet."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -464,7 +732,47 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(data)
 
+    def _send_bytes(self, data: bytes) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def _batch_api_get(self, app: ScriptedServer, path: str) -> bool:
+        """Files + Batches GET routes; False when ``path`` is not one of them."""
+        parts = path.removeprefix("/v1").strip("/").split("/")
+        try:
+            if parts[0] == "files" and len(parts) == 3 and parts[2] == "content":
+                self._send_bytes(app.file_content(parts[1]))
+            elif parts[0] == "batches" and len(parts) == 2:
+                self._send(200, app.get_batch(parts[1]))
+            else:
+                return False
+        except _Reply as reply:
+            self._send(reply.status, reply.body, reply.headers)
+        return True
+
+    def _batch_api_post(self, app: ScriptedServer, path: str, raw: bytes) -> bool:
+        """Files + Batches POST routes; False when ``path`` is not one of them."""
+        path = path.removeprefix("/v1")
+        try:
+            if path == "/files":
+                self._send(200, app.upload_file(self.headers.get("Content-Type", ""), raw))
+            elif path == "/batches":
+                self._send(200, app.create_batch(json.loads(raw)))
+            else:
+                return False
+        except _Reply as reply:
+            self._send(reply.status, reply.body, reply.headers)
+        except (ValueError, KeyError) as exc:
+            self._send(400, _error(f"Bad request: {exc}", "invalid_request_error"))
+        return True
+
     def do_GET(self) -> None:
+        app = cast(_HTTPServer, self.server).app
+        if self._batch_api_get(app, self._path()):
+            return
         if self._path() in ("/v1/models", "/models"):
             data = [
                 {"id": m, "object": "model", "created": CREATED, "owned_by": "scripted"}
@@ -477,6 +785,8 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
+        if self._batch_api_post(cast(_HTTPServer, self.server).app, self._path(), raw):
+            return
         if self._path() not in ("/v1/chat/completions", "/chat/completions"):
             self._send(404, _error(f"Unknown path {self._path()!r}.", "invalid_request_error"))
             return

@@ -1,0 +1,83 @@
+"""Reading records back: one ``ArticleAnalysis`` (JSON), a JSON list of them, or JSONL (one per
+line), plus the article texts they were made from, matched by ``article.text_sha256``."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from summarizer.errors import InputError
+from summarizer.schema import ArticleAnalysis
+
+
+def _first_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or 'record'}: {first['msg']}"
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_bytes().decode("utf-8-sig")  # no newline translation: offsets hold
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read {path}: {getattr(exc, 'strerror', None) or exc}") from None
+
+
+def load_records(path: Path) -> list[ArticleAnalysis]:
+    """Records from ``path``. A bad line or record is an :class:`InputError` naming where it is."""
+    text = _read(path)
+    if not text.strip():
+        raise InputError(f"{path} holds no record")
+    stripped = text.lstrip()
+    if path.suffix != ".jsonl" and stripped[0] in "[{":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            data = None  # perhaps JSONL after all
+        if data is not None:
+            items = data if isinstance(data, list) else [data]
+            return [_record(item, f"{path} record {i + 1}") for i, item in enumerate(items)]
+    records = []
+    for n, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputError(f"{path} line {n}: not JSON ({exc.msg})") from None
+        records.append(_record(item, f"{path} line {n}"))
+    return records
+
+
+def _record(item: object, where: str) -> ArticleAnalysis:
+    try:
+        return ArticleAnalysis.model_validate(item)
+    except ValidationError as exc:
+        raise InputError(f"{where}: not an ArticleAnalysis record ({_first_error(exc)})") from None
+
+
+def sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def load_texts(path: Path) -> dict[str, str]:
+    """Article texts keyed by SHA-256: every ``*.txt`` in a folder, one text file, or a JSONL
+    file whose lines carry a ``text`` field (a batch input)."""
+    if path.is_dir():
+        files = sorted(path.glob("*.txt"))
+        return {sha256(t): t for t in (_read(f) for f in files)}
+    if path.suffix == ".jsonl":
+        texts = {}
+        for n, line in enumerate(_read(path).splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                text = json.loads(line)["text"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                raise InputError(f"{path} line {n}: no JSON object with a 'text' field") from None
+            texts[sha256(text)] = text
+        return texts
+    text = _read(path)
+    return {sha256(text): text}

@@ -1,0 +1,222 @@
+"""Report stage: records as one self-contained HTML page (no network fetch) for people to check.
+
+Every grounded span is a *ref* with a page-wide id (``a<article>-<what>``): event evidence
+(``e1``), actors (``e1-actor0``), targets, the date, the place, the deaths, weapons, quotes
+(``q1``) and their speakers, and bullet evidence (``b1``). The article text is cut at every span
+boundary; each piece covered by refs is a ``<mark>`` listing them in ``data-refs`` (coloured by the
+most specific event covering it), and every table cell, quote and bullet links to its refs with
+``href="#ref"`` and ``data-ref``. Hovering either side highlights both; clicking a mark shows what
+it supports. Validation issues sit next to the event, quote or bullet their path names.
+
+A batch gets an index first: counts by PLOVER and ACLED type, by event country and by month, a
+filter box over ``data-search`` keywords, and one row per article. Sections use
+``content-visibility: auto`` so 1,000 articles stay responsive (see ``benchmarks/report_load.py``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from summarizer.output import _date, _deaths
+from summarizer.pipeline import __version__
+from summarizer.schema import ArticleAnalysis, Issue, Span
+
+PALETTE_SIZE = 10
+"""Events are coloured ``ev0`` .. ``ev9`` in order (the template defines the colours)."""
+
+_PATH = re.compile(r"^(events|quotes|summary\.bullets)\[(\d+)\]")
+
+
+@dataclass
+class Ref:
+    id: str
+    label: str
+    span: Span
+    owner: str  # id of the event, quote or bullet it belongs to
+    event: int | None = None  # index of the event it belongs to
+    fine: bool = False  # a name, date, place, number or weapon of an event
+
+
+@dataclass
+class Segment:
+    text: str
+    refs: list[Ref] = field(default_factory=list)
+    anchors: list[str] = field(default_factory=list)  # refs whose first piece this is
+
+    @property
+    def css(self) -> str:
+        events = [r for r in self.refs if r.event is not None]
+        if not events:
+            return "nq"  # a quotation or a bullet's evidence only
+        narrowest = min(events, key=lambda r: r.span.end - r.span.start)
+        fine = " fine" if any(r.fine for r in self.refs) else ""
+        return f"ev{narrowest.event % PALETTE_SIZE}{fine}"
+
+    @property
+    def data_refs(self) -> str:
+        return " ".join(dict.fromkeys(r.id for r in self.refs))
+
+    @property
+    def owners(self) -> str:
+        return " ".join(dict.fromkeys(r.owner for r in self.refs))
+
+    @property
+    def title(self) -> str:
+        return " · ".join(dict.fromkeys(r.label for r in self.refs))
+
+
+def refs(record: ArticleAnalysis, prefix: str) -> list[Ref]:
+    """Every grounded span of ``record`` as a :class:`Ref` (ids unique on the page)."""
+    found: list[Ref] = []
+    for n, e in enumerate(record.events):
+        eid = f"{prefix}-{e.id}"
+        found += [Ref(eid, f"{e.id} {e.plover} evidence", s, eid, n) for s in e.evidence]
+        for role, people in (("actor", e.actors), ("target", e.targets)):
+            for k, person in enumerate(people):
+                if person.evidence:
+                    label = f"{e.id} {role}: {person.name}"
+                    found.append(Ref(f"{eid}-{role}{k}", label, person.evidence, eid, n, True))
+        if e.date.evidence:
+            label = f"{e.id} date: {_date(e)}"
+            found.append(Ref(f"{eid}-date", label, e.date.evidence, eid, n, True))
+        if e.location and e.location.evidence:
+            label = f"{e.id} place: {e.location.text}"
+            found.append(Ref(f"{eid}-place", label, e.location.evidence, eid, n, True))
+        if e.fatalities.evidence:
+            label = f"{e.id} deaths: {_deaths(e)}"
+            found.append(Ref(f"{eid}-deaths", label, e.fatalities.evidence, eid, n, True))
+        for k, w in enumerate(e.weapons):
+            found.append(Ref(f"{eid}-weapon{k}", f"{e.id} weapon: {w.text}", w, eid, n, True))
+    for k, q in enumerate(record.quotes, start=1):
+        qid = f"{prefix}-q{k}"
+        found.append(Ref(qid, f"quote q{k} ({q.speaker.name})", q.span, qid))
+        if q.speaker.evidence:
+            label = f"q{k} speaker: {q.speaker.name}"
+            found.append(Ref(f"{qid}-speaker", label, q.speaker.evidence, qid))
+    for k, b in enumerate(record.summary.bullets, start=1):
+        bid = f"{prefix}-b{k}"
+        found += [Ref(bid, f"bullet b{k}", s, bid) for s in b.evidence]
+    return found
+
+
+def segments(text: str, found: list[Ref]) -> list[Segment]:
+    """``text`` cut at every span boundary; each piece lists the refs covering it, and the first
+    piece of each ref carries its anchor."""
+    usable = [r for r in found if 0 <= r.span.start < r.span.end <= len(text)]
+    cuts = sorted({0, len(text)} | {r.span.start for r in usable} | {r.span.end for r in usable})
+    starts: dict[int, list[Ref]] = {}
+    for r in usable:
+        starts.setdefault(r.span.start, []).append(r)
+    out: list[Segment] = []
+    open_refs: list[Ref] = []
+    anchored: set[str] = set()
+    for a, b in itertools.pairwise(cuts):
+        open_refs = [r for r in open_refs if r.span.end > a] + starts.get(a, [])
+        fresh = list(dict.fromkeys(r.id for r in open_refs if r.id not in anchored))
+        anchored.update(fresh)
+        out.append(Segment(text[a:b], list(open_refs), fresh))
+    return out
+
+
+def _issue_places(issues: list[Issue]) -> tuple[dict[tuple[str, int], list[Issue]], list[Issue]]:
+    placed: dict[tuple[str, int], list[Issue]] = {}
+    general = []
+    for issue in issues:
+        m = _PATH.match(issue.path)
+        if m:
+            placed.setdefault((m[1], int(m[2])), []).append(issue)
+        else:
+            general.append(issue)
+    return placed, general
+
+
+def _keywords(record: ArticleAnalysis) -> str:
+    words = [record.article.id, record.article.title or "", record.summary.headline]
+    for e in record.events:
+        words += [f"type:{e.plover}", f"type:{e.acled_event_type or ''}"]
+        if e.location and e.location.country:
+            words.append(f"country:{e.location.country}")
+        if e.date.resolved:
+            words.append(f"date:{e.date.resolved:%Y-%m}")
+        words += [a.name for a in e.actors + e.targets]
+    words.append("status:ok" if record.validation.ok else "status:failed")
+    return " ".join(w.lower() for w in words if w)
+
+
+def _article_view(n: int, record: ArticleAnalysis, text: str | None) -> dict[str, Any]:
+    prefix = f"a{n}"
+    found = refs(record, prefix)
+    placed, general = _issue_places(record.validation.issues)
+    return {
+        "prefix": prefix,
+        "r": record,
+        "segments": segments(text, found) if text is not None else None,
+        "refs": {r.id for r in found},
+        "issues": placed,
+        "general_issues": general,
+        "search": _keywords(record),
+    }
+
+
+def _counts(records: list[ArticleAnalysis]) -> dict[str, list[tuple[str, str, int]]]:
+    """``{facet: [(label, filter term, count)]}`` over all events, most frequent first."""
+    facets: dict[str, Counter[tuple[str, str]]] = {
+        k: Counter() for k in ("PLOVER type", "ACLED type", "country", "month")
+    }
+    for r in records:
+        for e in r.events:
+            facets["PLOVER type"][(e.plover, f"type:{e.plover}")] += 1
+            acled = e.acled_event_type
+            facets["ACLED type"][(acled or "none", f"type:{acled}" if acled else "")] += 1
+            country = e.location.country if e.location and e.location.country else None
+            facets["country"][(country or "unknown", f"country:{country}" if country else "")] += 1
+            month = f"{e.date.resolved:%Y-%m}" if e.date.resolved else None
+            facets["month"][(month or "unresolved", f"date:{month}" if month else "")] += 1
+    return {
+        k: [(lab, term.lower(), n) for (lab, term), n in c.most_common()] for k, c in facets.items()
+    }
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["excerpt"] = lambda s, n=90: s if len(s) <= n else s[: n - 1] + "…"
+    env.globals.update(date=_date, deaths=_deaths)
+    return env
+
+
+def render(records: list[ArticleAnalysis], texts: dict[str, str]) -> str:
+    """The HTML page for ``records``; ``texts`` maps SHA-256 to article text (missing texts are
+    stated on the page, and the records are shown without the highlighted article)."""
+    views = [_article_view(n, r, texts.get(r.article.text_sha256)) for n, r in enumerate(records)]
+    return (
+        _environment()
+        .get_template("report.html.j2")
+        .render(
+            articles=views,
+            batch=len(records) > 1,
+            counts=_counts(records),
+            palette=range(PALETTE_SIZE),
+            version=__version__,
+            events=sum(len(r.events) for r in records),
+            missing=sum(v["segments"] is None for v in views),
+        )
+    )
+
+
+def write(records: list[ArticleAnalysis], texts: dict[str, str], path: Path) -> int:
+    """Write the page; return how many records had no article text."""
+    path.write_text(render(records, texts), encoding="utf-8")
+    return sum(r.article.text_sha256 not in texts for r in records)

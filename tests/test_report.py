@@ -1,0 +1,253 @@
+"""The HTML evidence report: built from real pipeline records, then loaded in Debian's headless
+chromium (installed by ``make test``'s ``browser`` step) to check highlights, links, hover, the
+filter box and that the page fetches nothing. The screenshots are saved under ``artifacts/``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT
+from scripted_records import scripted_records, texts
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from typer.testing import CliRunner
+
+from summarizer.cli import app
+from summarizer.records import sha256
+from summarizer.report import refs, render, segments
+from summarizer.schema import ArticleAnalysis, Issue
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+ARTIFACTS = ROOT / "artifacts"
+LOOPBACK = pytest.mark.block_network(allowed_hosts=[r"127\.0\.0\.1$", r"localhost$", r"::1$"])
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def records(request: pytest.FixtureRequest, scripted_url: str) -> list[ArticleAnalysis]:
+    return scripted_records(request.config, scripted_url)
+
+
+@pytest.fixture(scope="module")
+def by_sha() -> dict[str, str]:
+    return {sha256(t): t for t in texts().values()}
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """Headless chromium driven by Debian's chromedriver; nothing is downloaded."""
+    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), (
+        "Debian's chromium and chromium-driver are needed: run `make browser` (part of make test)"
+    )
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}", "--window-size=1400,1800",
+    ):  # fmt: skip
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _js(driver: Any, script: str, *args: Any) -> Any:
+    return driver.execute_script(script, *args)
+
+
+def _open(driver: Any, html: str, path: Path) -> None:
+    path.write_text(html, encoding="utf-8")
+    driver.get(path.as_uri())
+
+
+# --------------------------------------------------------------------------- without a browser
+
+
+def test_segments_cover_the_text_and_every_span(
+    records: list[ArticleAnalysis], by_sha: dict[str, str]
+) -> None:
+    for record in records:
+        text = by_sha[record.article.text_sha256]
+        found = refs(record, "a0")
+        pieces = segments(text, found)
+        assert "".join(p.text for p in pieces) == text
+        anchors = [a for p in pieces for a in p.anchors]
+        assert sorted(anchors) == sorted({r.id for r in found})  # every ref anchored, once
+        offset = 0
+        for piece in pieces:
+            for ref in piece.refs:  # a piece lies inside every span it lists
+                assert ref.span.start <= offset and offset + len(piece.text) <= ref.span.end
+            offset += len(piece.text)
+
+
+def test_the_page_is_self_contained(records: list[ArticleAnalysis], by_sha: dict[str, str]) -> None:
+    html = render(records, by_sha)
+    assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html)
+    assert not re.search(r"<(?:link|img|iframe|object|embed)\b", html)
+    assert "default-src 'none'" in html  # the browser itself refuses any fetch
+
+
+def test_report_command(records: list[ArticleAnalysis], tmp_path: Path) -> None:
+    source = tmp_path / "out.jsonl"
+    source.write_text("".join(r.model_dump_json() + "\n" for r in records[:3]), encoding="utf-8")
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name, text in list(texts().items())[:2]:
+        (folder / f"{name}.txt").write_text(text, encoding="utf-8")
+    out = tmp_path / "report.html"
+    result = runner.invoke(app, ["report", str(source), "--articles", str(folder), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "warning: no article text for 1 record(s)" in result.stderr
+    html = out.read_text(encoding="utf-8")
+    assert html.count('<section class="article"') == 3
+    assert html.count('class="article-text"') == 2  # the third is shown without its text
+
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(records[0].model_dump_json() + "\nnot json\n", encoding="utf-8")
+    result = runner.invoke(app, ["report", str(bad), "-o", str(out)])
+    assert result.exit_code == 2
+    assert result.stderr.strip() == f"error: {bad} line 2: not JSON (Expecting value)"
+
+
+# --------------------------------------------------------------------------- in chromium
+
+
+@LOOPBACK
+def test_single_record_in_chromium(
+    browser: Any, records: list[ArticleAnalysis], by_sha: dict[str, str], tmp_path: Path
+) -> None:
+    seed = records[0]
+    assert seed.article.id == "centcom-strikes-iraq"
+    issue = Issue(severity="error", path="events[1].date", code="date_far", message="planted")
+    seed.validation.issues.append(issue)
+    _open(browser, render([seed], by_sha), tmp_path / "seed.html")
+
+    assert _js(browser, "return performance.getEntriesByType('resource').length") == 0
+    text = by_sha[seed.article.text_sha256]
+    shown = _js(browser, "return document.querySelector('.article-text').textContent")
+    assert shown == text  # the article, unaltered, with its highlights
+
+    # Every event's evidence is highlighted in its colour and linked from its row.
+    for n, event in enumerate(seed.events):
+        eid = f"a0-{event.id}"
+        marked = _js(
+            browser,
+            "return Array.from(document.querySelectorAll(`mark[data-owners~='${arguments[0]}']`))"
+            ".map(m => m.textContent).join('')",
+            eid,
+        )
+        for span in event.evidence:
+            assert span.text in marked
+        row = browser.find_element(By.ID, f"{eid}-row")
+        assert f"ev{n}" in row.get_attribute("class")
+
+    # Every link points at an anchor that exists, at the start of the span it names.
+    links = _js(
+        browser,
+        "return Array.from(document.querySelectorAll('a.ref')).map(a => a.getAttribute('href'))",
+    )
+    assert len(links) > 40
+    missing = _js(
+        browser,
+        "return arguments[0].filter(h => !document.getElementById(h.slice(1)))",
+        links,
+    )
+    assert missing == []
+
+    # Hover an actor link: its span lights up, and that span is the actor's evidence.
+    actor = seed.events[0].actors[0]
+    link = browser.find_element(By.CSS_SELECTOR, "a.ref[data-ref='a0-e1-actor0']")
+    assert link.text == actor.name
+    ActionChains(browser).move_to_element(link).perform()
+    lit = _js(
+        browser,
+        "return Array.from(document.querySelectorAll('mark.hl')).map(m => m.textContent).join('')",
+    )
+    assert lit == actor.evidence.text
+
+    # Hover a highlighted passage: the event row it supports lights up; a click explains it.
+    mark = browser.find_element(By.CSS_SELECTOR, "mark[data-refs~='a0-e1-target0']")
+    ActionChains(browser).move_to_element(mark).perform()
+    assert "hl" in browser.find_element(By.ID, "a0-e1-row").get_attribute("class")
+    mark.click()
+    info = browser.find_element(By.ID, "info")
+    assert info.is_displayed()
+    assert f"e1 target: {seed.events[0].targets[0].name}" in info.text
+
+    # Bullets link to their evidence; the planted issue sits in the row of the event it names.
+    bullet = browser.find_element(By.CSS_SELECTOR, "li[data-owner='a0-b1'] a.ref")
+    ActionChains(browser).move_to_element(bullet).perform()
+    lit = _js(browser, "return document.querySelectorAll('mark.hl').length")
+    assert lit >= len(seed.summary.bullets[0].evidence)
+    placed = browser.find_elements(By.CSS_SELECTOR, "#a0-e2-row .issue[data-code='date_far']")
+    assert len(placed) == 1 and "planted" in placed[0].text
+
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "report-single.png"))
+    assert (ARTIFACTS / "report-single.png").stat().st_size > 10_000
+
+
+@LOOPBACK
+def test_batch_index_and_filter_in_chromium(
+    browser: Any, records: list[ArticleAnalysis], by_sha: dict[str, str], tmp_path: Path
+) -> None:
+    _open(browser, render(records, by_sha), tmp_path / "batch.html")
+    assert _js(browser, "return performance.getEntriesByType('resource').length") == 0
+    assert len(browser.find_elements(By.CSS_SELECTOR, "section.article")) == len(records)
+    assert browser.find_element(By.ID, "shown").text == f"{len(records)} of {len(records)} articles"
+
+    # Counts by type, country and month agree with the records.
+    def count(facet: str, label: str) -> int:
+        items = browser.find_elements(By.CSS_SELECTOR, f"[data-facet='{facet}'] li")
+        found = [i.text.rsplit(" ", 1) for i in items]
+        return next(int(n) for lab, n in found if lab == label)
+
+    events = [e for r in records for e in r.events]
+    assert count("PLOVER type", "ASSAULT") == sum(e.plover == "ASSAULT" for e in events)
+    in_iraq = [e for e in events if e.location and e.location.country == "IRQ"]
+    assert count("country", "IRQ") == len(in_iraq)
+    assert count("month", "2020-03") == sum(
+        bool(e.date.resolved and e.date.resolved.strftime("%Y-%m") == "2020-03") for e in events
+    )
+
+    # The filter box hides the other articles and their index rows.
+    box = browser.find_element(By.ID, "filter")
+    box.send_keys("country:slv")
+    salvador = [
+        r for r in records if any(e.location and e.location.country == "SLV" for e in r.events)
+    ]
+    visible = _js(
+        browser,
+        "return Array.from(document.querySelectorAll('section.article')).filter(s => !s.hidden)"
+        ".map(s => s.querySelector('.meta b').textContent)",
+    )
+    assert visible == [r.article.id for r in salvador] and len(salvador) >= 3
+    rows = _js(
+        browser,
+        "return document.querySelectorAll('#articles tr[data-article]:not([hidden])').length",
+    )
+    assert rows == len(salvador)
+    box.clear()
+    browser.find_element(By.CSS_SELECTOR, "button.term[data-term='type:threaten']").click()
+    threatening = [r.article.id for r in records if any(e.plover == "THREATEN" for e in r.events)]
+    assert (
+        browser.find_element(By.ID, "shown").text
+        == f"{len(threatening)} of {len(records)} articles"
+    )
+
+    box.clear()
+    box.send_keys(" ")
+    _js(browser, "document.getElementById('filter').dispatchEvent(new Event('input'))")
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "report-batch.png"))
+    assert (ARTIFACTS / "report-batch.png").stat().st_size > 10_000
