@@ -45,7 +45,15 @@ from typing import Any, Self
 import pycountry
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationInfo, model_validator
 
-from summarizer.faithfulness import Finding, date_words, negation_flip, numbers, unsupported
+from summarizer.faithfulness import (
+    MONTHS,
+    WEEKDAYS,
+    Finding,
+    date_words,
+    negation_flip,
+    numbers,
+    unsupported,
+)
 from summarizer.grounding import Grounded, attribution_window, clean_quote, ground, normalize
 from summarizer.schema import Event, Extraction, Issue, Quote, Span, Summary
 from summarizer.taxonomy import country_codes, disagreements
@@ -53,12 +61,8 @@ from summarizer.taxonomy import country_codes, disagreements
 MAX_HEADLINE_WORDS = 15
 WEEKDAY_WINDOW_DAYS = 7
 
-_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
-_MONTH_NAMES = (
-    "january february march april may june july august september october november december".split()
-)
-_MONTHS = {name[:3]: i for i, name in enumerate(_MONTH_NAMES, 1)} | {"sept": 9}
-_MONTHS |= {name: i for i, name in enumerate(_MONTH_NAMES, 1)}
+_MONTHS = {name[:3]: i for i, name in enumerate(MONTHS, 1)} | {"sept": 9}
+_MONTHS |= {name: i for i, name in enumerate(MONTHS, 1)}
 _OFFSETS = {
     "the day before yesterday": -2,
     "yesterday": -1,
@@ -92,7 +96,7 @@ def read_date(text: str) -> DateReading:
     for phrase, offset in _OFFSETS.items():
         if re.search(rf"\b{phrase}\b", t):
             return DateReading(precision="day", offset=offset)
-    weekday = next((i for i, w in enumerate(_WEEKDAYS) if re.search(rf"\b{w}\b", t)), None)
+    weekday = next((i for i, w in enumerate(WEEKDAYS) if re.search(rf"\b{w}\b", t)), None)
     month = next((m for name, m in _MONTHS.items() if re.search(rf"\b{name}\b\.?", t)), None)
     year_match = _YEAR.search(t)
     year = int(year_match.group(1)) if year_match else None
@@ -144,7 +148,7 @@ def check_date(event: Event, path: str, published: dt.date | None) -> Iterator[I
         yield _issue(
             p,
             "date_weekday",
-            f"{d.text!r} names a {_WEEKDAYS[r.weekday].title()} but {d.resolved} is a "
+            f"{d.text!r} names a {WEEKDAYS[r.weekday].title()} but {d.resolved} is a "
             f"{d.resolved.strftime('%A')}",
         )
     wrong = [

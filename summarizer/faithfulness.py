@@ -43,10 +43,10 @@ _NUMBER_WORDS |= {"ninety": 90, "hundred": 100, "thousand": 1000, "dozen": 12, "
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*|[a-z]+(?:-[a-z]+)?")
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z]+")
 _WORD = re.compile(r"[a-z][a-z'-]*[a-z]")
-_MONTHS = (
+MONTHS = (
     "january february march april may june july august september october november december".split()
 )
-_WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
+WEEKDAYS = "monday tuesday wednesday thursday friday saturday sunday".split()
 _QUOTED = re.compile(r"[\"“”«»„]([^\"“”«»„]+)[\"“”«»„]")
 _NEGATION = re.compile(
     r"\b(?:not|no|never|none|nobody|nothing|neither|nor|without|den(?:y|ies|ied|ial)|"
@@ -88,7 +88,7 @@ def numbers(text: str) -> set[str]:
 
 
 def _dates(text: str) -> set[str]:
-    return {w.lower() for w in _CAPITALISED.findall(text) if w.lower() in _MONTHS + _WEEKDAYS}
+    return {w.lower() for w in _CAPITALISED.findall(text) if w.lower() in MONTHS + WEEKDAYS}
 
 
 def _date_supported(word: str, folded: str) -> bool:
@@ -101,7 +101,7 @@ def names(text: str) -> set[str]:
         token
         for token in _CAPITALISED.findall(text)
         if token.lower() not in FUNCTION_WORDS
-        and token.lower() not in _MONTHS + _WEEKDAYS
+        and token.lower() not in MONTHS + WEEKDAYS
         and not numbers(token)
     }
 
