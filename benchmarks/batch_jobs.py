@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -90,16 +91,19 @@ class Server:
 # ------------------------------------------------------------------------------ the articles
 
 
-def articles(n: int) -> list[dict[str, Any]]:
+def generate(n: int) -> Iterator[dict[str, Any]]:
+    """``n`` distinct articles, made one at a time (as a reader streams a file)."""
     fixtures = sorted(load_fixtures(ROOT).values(), key=lambda f: f.id)
-    out = []
     for i in range(n):
         fixture = fixtures[i % len(fixtures)]
         record = {"id": f"b{i:06d}", "text": f"{fixture.article}\n\nReference BENCH-{i:06d}."}
         if fixture.id == "centcom-strikes-iraq":
             record["published"] = "2020-03-13"
-        out.append(record)
-    return out
+        yield record
+
+
+def articles(n: int) -> list[dict[str, Any]]:
+    return list(generate(n))
 
 
 def settings(url: str, **extra: Any) -> Settings:
@@ -128,7 +132,13 @@ def peak_rss_mb() -> float:
 
 
 def run_engine(
-    url: str, records: list[dict[str, Any]], out: Path, *, sample_every: int = 0, **options: Any
+    url: str,
+    records: Iterable[dict[str, Any]],
+    out: Path,
+    n: int,
+    *,
+    sample_every: int = 0,
+    **options: Any,
 ) -> dict[str, Any]:
     job = Job(settings(url), Options(output=out, cache=False, restart=True, **options))
     samples: list[tuple[int, float]] = []
@@ -143,24 +153,46 @@ def run_engine(
     cpu, wall = time.process_time(), time.perf_counter()
     asyncio.run(drain())
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
-    ids = exactly_once(out, [r["id"] for r in records])
+    ids = exactly_once(out, [f"b{i:06d}" for i in range(n)])
     s = job.stats
     return {
-        "articles": len(records),
+        "articles": n,
         "seconds": round(wall, 2),
-        "articles_per_s": round(len(records) / wall, 2),
+        "articles_per_s": round(n / wall, 2),
+        "requests_sent": job.limits.sent,
         "analysed": s.analysed,
         "error_records": s.failed,
         **ids,
         "model_calls": s.usage.calls,
-        "reasks_per_article": round((s.usage.calls - s.analysed - s.failed) / len(records), 3),
+        "reasks_per_article": round((s.usage.calls - s.analysed - s.failed) / n, 3),
         "tokens_per_article": round(
             (s.usage.prompt_tokens + s.usage.completion_tokens) / max(1, s.usage.calls), 1
         ),
         "rate_limited_429": s.rate_limited,
-        "client_cpu_ms_per_article": round(cpu * 1000 / len(records), 2),
-        "peak_rss_mb": round(peak_rss_mb(), 1),
+        "client_cpu_ms_per_article": round(cpu * 1000 / n, 2),
+        "process_peak_rss_mb": round(peak_rss_mb(), 1),
         "rss_samples": samples,
+    }
+
+
+def run_stream(args: argparse.Namespace, work: Path) -> dict[str, Any]:
+    """Many articles from an instant server, RSS sampled every tenth of the way."""
+    with Server(0.0) as server:
+        stream = run_engine(
+            server.url,
+            generate(args.stream),
+            work / "stream.jsonl",
+            args.stream,
+            sample_every=max(1, args.stream // 10),
+            concurrency=args.concurrency,
+        )
+    samples = [mb for _, mb in stream["rss_samples"]]
+    return stream | {
+        "rss_first_sample_mb": samples[0],
+        "rss_last_sample_mb": samples[-1],
+        "rss_growth_kb_per_1000_articles": round(
+            (samples[-1] - samples[0]) * 1024 / (args.stream * 0.9 / 1000), 1
+        ),
     }
 
 
@@ -295,6 +327,9 @@ def main() -> int:
     parser.add_argument("--fault-rate", type=float, default=0.10)
     parser.add_argument("--kills", type=int, default=6)
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--stream-only", action="store_true", help="only the RSS stream (results/batch_stream.json)"
+    )
     args = parser.parse_args()
     if args.quick:
         args.articles, args.stream, args.kills = 200, 1000, 5
@@ -303,45 +338,47 @@ def main() -> int:
     traffic = {"rpm": args.rpm, "fault_rate": args.fault_rate, "seed": args.seed, "hang_s": 2.5}
     limits = {"concurrency": args.concurrency, "rpm": args.rpm, "tpm": args.tpm}
 
+    if args.stream_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            stream = run_stream(args, Path(tmp))
+        path = RESULTS.with_name("batch_stream.json")
+        path.write_text(json.dumps({"config": results["config"], "stream": stream}, indent=2))
+        print(stream_report(stream))
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         records = articles(args.articles)
-        with Server(args.latency, **traffic) as server:
-            engine = run_engine(server.url, records, work / "engine.jsonl", **limits)
-        tokens = engine["tokens_per_article"]
-        bound = min(args.rpm / 60, args.tpm / 60 / tokens, args.concurrency / args.latency)
-        requests_per_article = engine["model_calls"] / args.articles  # re-asks included
-        engine |= {
-            "bound_articles_per_s": round(bound, 2),
-            "ratio_to_bound": round(engine["articles_per_s"] / bound, 3),
-            "ratio_to_bound_in_requests": round(
-                engine["articles_per_s"] * requests_per_article / bound, 3
-            ),
-        }
-        results["engine"] = engine
-        print(f"engine: {engine}", file=sys.stderr)
+        for name, rate in (("engine", args.fault_rate), ("engine-no-faults", 0.0)):
+            with Server(args.latency, **(traffic | {"fault_rate": rate})) as server:
+                engine = run_engine(
+                    server.url, records, work / f"{name}.jsonl", len(records), **limits
+                )
+            tokens = engine["tokens_per_article"]
+            bound = min(args.rpm / 60, args.tpm / 60 / tokens, args.concurrency / args.latency)
+            engine |= {
+                "bound_articles_per_s": round(bound, 2),
+                "ratio_to_bound": round(engine["articles_per_s"] / bound, 3),
+                "requests_per_article": round(engine["requests_sent"] / len(records), 3),
+                "requests_per_s_over_rpm": round(
+                    engine["requests_sent"] / engine["seconds"] / (args.rpm / 60), 3
+                ),
+            }
+            results[name] = engine
+            print(f"{name}: {engine}", file=sys.stderr)
 
         few = records[: max(100, args.articles // 3)]
         with Server(args.latency, **traffic) as server:
             results["engine-no-rpm"] = run_engine(
-                server.url, few, work / "no-rpm.jsonl", concurrency=args.concurrency
+                server.url, few, work / "no-rpm.jsonl", len(few), concurrency=args.concurrency
             )
         with Server(args.latency, **traffic) as server:
             results["sequential"] = run_loop(server.url, records[: min(100, len(few))], 1)
         with Server(args.latency, **traffic) as server:
             results["threads"] = run_loop(server.url, few, args.concurrency)
         print("baselines done", file=sys.stderr)
+        del records, few
 
-        with Server(0.0) as server:
-            stream = articles(args.stream)
-            results["stream"] = run_engine(
-                server.url,
-                stream,
-                work / "stream.jsonl",
-                sample_every=max(1, args.stream // 10),
-                concurrency=args.concurrency,
-            )
-            del stream
+        results["stream"] = run_stream(args, work)
         print("stream done", file=sys.stderr)
 
         with Server(0.05, **(traffic | {"rpm": None})) as server:
@@ -357,7 +394,8 @@ def report(results: dict[str, Any]) -> str:
     c = results["config"]
     e = results["engine"]
     rows = [
-        {"scenario": "engine (client RPM = server RPM)", **e},
+        {"scenario": f"engine, {c['fault_rate']:.0%} faults", **e},
+        {"scenario": "engine, no faults", **results["engine-no-faults"]},
         {"scenario": "engine, no client RPM (429s pace it)", **results["engine-no-rpm"]},
         {"scenario": "naive sequential instructor loop", **results["sequential"]},
         {"scenario": f"thread pool ({c['concurrency']} threads)", **results["threads"]},
@@ -365,8 +403,8 @@ def report(results: dict[str, Any]) -> str:
     out = [
         f"server: latency {c['latency']}s, RPM {c['rpm']:g} (429 + Retry-After), faults "
         f"{c['fault_rate']:.0%} of requests (500 / timeout / malformed JSON / schema-invalid), "
-        f"seed {c['seed']}; client: concurrency {c['concurrency']}, TPM {c['tpm']:g}; "
-        f"{c['cpus']} CPUs",
+        f"seed {c['seed']}; client: concurrency {c['concurrency']}, RPM {c['rpm']:g}, TPM "
+        f"{c['tpm']:g}; {c['cpus']} CPUs",
         table(
             "throughput",
             rows,
@@ -375,6 +413,10 @@ def report(results: dict[str, Any]) -> str:
                 "articles",
                 "seconds",
                 "articles_per_s",
+                "bound_articles_per_s",
+                "ratio_to_bound",
+                "requests_per_article",
+                "requests_per_s_over_rpm",
                 "error_records",
                 "failed",
                 "lost_ids",
@@ -382,31 +424,14 @@ def report(results: dict[str, Any]) -> str:
                 "reasks_per_article",
                 "rate_limited_429",
                 "client_cpu_ms_per_article",
+                "process_peak_rss_mb",
             ],
         ),
         f"\nbound = min(RPM/60 = {c['rpm'] / 60:g}, TPM/60/{e['tokens_per_article']} tokens per "
-        f"call, concurrency/latency = {c['concurrency'] / c['latency']:g}) = "
-        f"{e['bound_articles_per_s']} articles/s; achieved {e['articles_per_s']} = "
-        f"{e['ratio_to_bound']:.1%} of it ({e['ratio_to_bound_in_requests']:.1%} counted in "
-        f"requests, re-asks included); peak RSS {e['peak_rss_mb']} MB",
+        f"call = {c['tpm'] / 60 / e['tokens_per_article']:.1f}, concurrency/latency = "
+        f"{c['concurrency'] / c['latency']:g}) articles/s",
     ]
-    s = results["stream"]
-    out.append(
-        table(
-            "stream (instant server, no faults)",
-            [s],
-            [
-                "articles",
-                "seconds",
-                "articles_per_s",
-                "lost_ids",
-                "duplicated_ids",
-                "client_cpu_ms_per_article",
-                "peak_rss_mb",
-            ],
-        )
-    )
-    out.append("RSS (MB) after n records: " + ", ".join(f"{n}: {m}" for n, m in s["rss_samples"]))
+    out.append(stream_report(results["stream"]))
     k = results["crash"]
     out.append(
         table(
@@ -417,6 +442,24 @@ def report(results: dict[str, Any]) -> str:
     )
     out.append(f"records on disk after each kill: {k['records_after_each_kill']}")
     return "\n".join(out)
+
+
+def stream_report(s: dict[str, Any]) -> str:
+    columns = [
+        "articles",
+        "seconds",
+        "articles_per_s",
+        "lost_ids",
+        "duplicated_ids",
+        "client_cpu_ms_per_article",
+        "rss_first_sample_mb",
+        "rss_last_sample_mb",
+        "rss_growth_kb_per_1000_articles",
+    ]
+    samples = ", ".join(f"{n}: {m}" for n, m in s["rss_samples"])
+    return table("stream (instant server, no faults)", [s], columns) + (
+        f"\nRSS (MB) after n records: {samples}"
+    )
 
 
 if __name__ == "__main__":

@@ -105,3 +105,23 @@ def test_a_job_killed_while_waiting_collects_the_same_batch(
     assert len(records) == 3 and not any(isinstance(r, ErrorRecord) for r in records)
     calls = _paths(vcr)
     assert calls["POST /v1/files"] == 1 and calls["POST /v1/batches"] == 1  # paid once
+
+
+def test_request_files_are_split_by_count_and_size(
+    tmp_path: Path, make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from summarizer.batch import openai_batch
+
+    api = BatchAPI(_job(make_settings, REPLAY_URL, tmp_path / "out.jsonl"))
+    articles = [inputs.make_article(p.read_text(encoding="utf-8"), id=p.stem) for p in MUCSUM[:5]]
+    monkeypatch.setattr(openai_batch, "MAX_REQUESTS", 2)
+    chunks = api._chunks(articles)
+    assert [len(c.splitlines()) for c in chunks] == [2, 2, 1]
+    ids = [json.loads(line)["custom_id"] for c in chunks for line in c.splitlines()]
+    assert ids == [a.key for a in articles]  # every article once, in order
+
+    monkeypatch.setattr(openai_batch, "MAX_REQUESTS", 50_000)
+    line = len(chunks[2])
+    monkeypatch.setattr(openai_batch, "MAX_BYTES", int(line * 2.5))
+    assert [len(c.splitlines()) for c in api._chunks(articles)] == [2, 2, 1]
+    assert all(len(c) <= line * 2.5 for c in api._chunks(articles))

@@ -24,6 +24,7 @@ try:
         FABRICATED_SENTENCE,
         Fixture,
         ScriptedServer,
+        Traffic,
         corrupt,
         estimate_usage,
         load_fixtures,
@@ -33,6 +34,7 @@ except ImportError:  # tests/ is not a package and the project root is not on sy
         FABRICATED_SENTENCE,
         Fixture,
         ScriptedServer,
+        Traffic,
         corrupt,
         estimate_usage,
         load_fixtures,
@@ -486,3 +488,54 @@ def test_command_line_serves_fixtures(fixture_root: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+# --------------------------------------------------------------------------- load and faults
+
+
+def test_rpm_limit_answers_429_with_retry_after(fixture_root: Path) -> None:
+    with ScriptedServer(load_fixtures(fixture_root), traffic=Traffic(rpm=6)) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="test", max_retries=0)
+        _tools_call(client, "scripted", _messages())  # the bucket holds one request
+        with pytest.raises(openai.RateLimitError) as caught:
+            _tools_call(client, "scripted", _messages())
+        headers = caught.value.response.headers
+        assert 9 <= float(headers["retry-after-ms"]) / 1000 <= 10  # 6 RPM: one per 10 s
+        assert headers["retry-after"] == "10" and srv.rate_limited == 1
+
+
+@pytest.mark.parametrize("fault", ["server_error", "malformed_json", "schema_invalid"])
+def test_injected_faults(fixture_root: Path, fault: str) -> None:
+    traffic = Traffic(fault_rate=1.0, faults=(fault,), seed=1)
+    with ScriptedServer(load_fixtures(fixture_root), traffic=traffic) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="test", max_retries=0)
+        if fault == "server_error":
+            with pytest.raises(openai.InternalServerError):
+                _tools_call(client, "scripted", _messages())
+        else:
+            arguments = _tools_call(client, "scripted", _messages())
+            text = arguments.choices[0].message.tool_calls[0].function.arguments
+            if fault == "malformed_json":
+                with pytest.raises(json.JSONDecodeError):
+                    json.loads(text)
+            else:
+                assert json.loads(text)["events"][0]["plover"] == "NOT_A_CATEGORY"
+        assert srv.faults_served[fault] == 1
+
+
+def test_fault_rate_is_seeded(fixture_root: Path) -> None:
+    def served(seed: int) -> list[bool]:
+        traffic = Traffic(fault_rate=0.3, faults=("server_error",), seed=seed)
+        with ScriptedServer(load_fixtures(fixture_root), traffic=traffic) as srv:
+            client = openai.OpenAI(base_url=srv.url, api_key="test", max_retries=0)
+            outcomes = []
+            for _ in range(30):
+                try:
+                    _tools_call(client, "scripted", _messages())
+                    outcomes.append(True)
+                except openai.InternalServerError:
+                    outcomes.append(False)
+            return outcomes
+
+    first = served(5)
+    assert first == served(5) and 3 <= first.count(False) <= 18

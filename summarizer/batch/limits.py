@@ -84,6 +84,7 @@ class Limits:
         self._requests = _limiter(rpm, 1)
         self._tokens = _limiter(tpm, TOKEN_BURST)
         self.paused_until = 0.0
+        self.sent = 0  # HTTP requests let through (re-asks and retries included)
         self.rate_limited = 0  # 429 answers seen
         self.paused_s = 0.0  # time the job spent paused by them
         self.fatal: str | None = None
@@ -124,6 +125,7 @@ class Limits:
         if request.headers.get("content-type", "").startswith("application/json"):
             body = json.loads(request.content)
         await self.wait_turn(self.estimate(body) if isinstance(body, dict) else 0)
+        self.sent += 1
 
     async def on_response(self, response: Any) -> None:
         status = response.status_code

@@ -2,10 +2,11 @@
 
 1. Each article's first request (:func:`summarizer.batch.requests.body`, exactly what the realtime
    pipeline sends) goes into request JSONL files, split at 50,000 requests or 200 MB, written next
-   to the output (``OUT.batch/``), uploaded (``purpose=batch``) and submitted.
-2. The submitted batches are recorded in ``OUT.batch/state.json`` (replaced atomically) before
-   anything else happens, so a job killed while waiting polls the same batches when run again and
-   never submits (or pays for) an article twice.
+   to the output (``OUT.jsonl.batch/``), uploaded (``purpose=batch``) and submitted.
+2. The submitted batches are recorded in ``OUT.jsonl.batch/state.json`` (replaced atomically)
+   before anything else happens, so a job killed while waiting polls the same batches when run
+   again and never submits (or pays for) an article twice. (One window remains: a kill between
+   the provider creating a batch and the state file being replaced; ``--restart`` forgets it.)
 3. The batches are polled every ``poll_s`` seconds until they end; their output and error files
    are downloaded. Every answer is validated with the same checks as a realtime answer
    (:func:`summarizer.batch.requests.parse`). Valid ones become records; invalid or failed ones, and
@@ -49,7 +50,7 @@ class BatchAPI:
         output = job.options.output
         self.folder = output.with_name(output.name + ".batch") if output else None
         self.state: dict[str, Any] = {"batches": []}
-        if self.folder and (self.folder / "state.json").exists():
+        if self.folder and (self.folder / "state.json").exists() and not job.options.restart:
             self.state = json.loads((self.folder / "state.json").read_text(encoding="utf-8"))
         self.pending: dict[str, tuple[Article, str | None, tuple[int, int] | None]] = {}
 
