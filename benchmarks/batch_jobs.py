@@ -197,17 +197,20 @@ def run_stream(args: argparse.Namespace, work: Path) -> dict[str, Any]:
 
 
 def exactly_once(out: Path, wanted: list[str]) -> dict[str, int]:
+    """Lost, duplicated and unknown ids across OUT and OUT.errors (read line by line)."""
     seen: Counter[str] = Counter()
-    for line in out.read_text(encoding="utf-8").splitlines():
-        seen[json.loads(line)["article"]["id"]] += 1
-    errors = errors_path(out)
-    if errors.exists():
-        for line in errors.read_text(encoding="utf-8").splitlines():
-            seen[json.loads(line)["id"]] += 1
+    for path, key in ((out, "article"), (errors_path(out), None)):
+        if not path.exists():
+            continue
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                record = json.loads(line)
+                seen[record[key]["id"] if key else record["id"]] += 1
+    expected = set(wanted)
     return {
-        "lost_ids": sum(1 for i in wanted if seen[i] == 0),
-        "duplicated_ids": sum(1 for i in wanted if seen[i] > 1),
-        "unknown_ids": sum(1 for i in seen if i not in set(wanted)),
+        "lost_ids": sum(1 for i in expected if seen[i] == 0),
+        "duplicated_ids": sum(1 for i in expected if seen[i] > 1),
+        "unknown_ids": sum(1 for i in seen if i not in expected),
     }
 
 
