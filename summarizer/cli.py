@@ -48,6 +48,12 @@ ModelOpt = Annotated[
     str | None, typer.Option("--model", "-m", help="provider/model, e.g. ollama/qwen2.5:7b")
 ]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint")]
+RecordsArg = Annotated[Path, typer.Argument(help="RECORD.json (one or a list) or OUT.jsonl")]
+SourceOpt = Annotated[Path | None, typer.Option(help="the article text the record was made from")]
+ArticlesOpt = Annotated[
+    Path | None,
+    typer.Option(help="the batch input (JSONL with 'text') or a folder of .txt articles"),
+]
 ModeOpt = Annotated[
     str | None, typer.Option("--mode", help="tools (default), json_schema, json or md_json")
 ]
@@ -191,14 +197,9 @@ class StrictnessOpt(StrEnum):
 
 @app.command()
 def validate(
-    records: Annotated[Path, typer.Argument(help="RECORD.json (one or a list) or OUT.jsonl")],
-    source: Annotated[
-        Path | None, typer.Option(help="the article text the record was made from")
-    ] = None,
-    articles: Annotated[
-        Path | None,
-        typer.Option(help="the batch input (JSONL with 'text') or a folder of .txt articles"),
-    ] = None,
+    records: RecordsArg,
+    source: SourceOpt = None,
+    articles: ArticlesOpt = None,
     strictness: Annotated[
         StrictnessOpt,
         typer.Option(help="strict: any error fails; lenient: only errors a record hides"),
@@ -238,7 +239,7 @@ def _records(path: Path) -> list[ArticleAnalysis]:
 
 @app.command()
 def export(
-    records: Annotated[Path, typer.Argument(help="RECORD.json (one or a list) or OUT.jsonl")],
+    records: RecordsArg,
     fmt: Annotated[export_module.ExportFormat, typer.Option("--format", "-f")],
     output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
 ) -> None:
@@ -392,17 +393,12 @@ def batch(
 
 @app.command()
 def report(
-    records: Annotated[Path, typer.Argument(help="RECORD.json (one or a list) or OUT.jsonl")],
+    records: RecordsArg,
     output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path(
         "report.html"
     ),
-    source: Annotated[
-        Path | None, typer.Option(help="the article text the record was made from")
-    ] = None,
-    articles: Annotated[
-        Path | None,
-        typer.Option(help="the batch input (JSONL with 'text') or a folder of .txt articles"),
-    ] = None,
+    source: SourceOpt = None,
+    articles: ArticlesOpt = None,
 ) -> None:
     """Write a self-contained HTML evidence report: the article with every span highlighted and
     linked to the events, quotes and bullets it supports (an index for several records)."""
