@@ -22,6 +22,7 @@ import pytest
 from scripted_server import ScriptedServer, load_fixtures
 
 from summarizer.demo import vcr_config as project_vcr_config
+from summarizer.schema import Span
 from summarizer.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -134,3 +135,14 @@ def load_example(name: str) -> tuple[str, dict[str, Any]]:
 def mucsum_documents() -> dict[str, list[dict[str, Any]]]:
     """The MUCSUM dev sample: ``{doc_id: [example, ...]}`` with gold templates."""
     return json.loads((DATA / "mucsum" / "dev-sample.json").read_text(encoding="utf-8"))
+
+
+def all_spans(obj: Any) -> list[Span]:
+    """Every span anywhere in a record (or list of records)."""
+    if isinstance(obj, Span):
+        return [obj]
+    if isinstance(obj, list):
+        return [s for item in obj for s in all_spans(item)]
+    if hasattr(type(obj), "model_fields"):
+        return [s for name in type(obj).model_fields for s in all_spans(getattr(obj, name))]
+    return []

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import all_spans
 
 from summarizer.grounding import Aligner, clean_quote, ground, normalize
 from summarizer.schema import Extraction, Span
@@ -24,16 +25,6 @@ ANSWER: dict[str, Any] = json.loads(
 PUBLISHED = dt.date(2020, 3, 13)
 ALIGNER = Aligner(ARTICLE)
 INVENTED = "Iranian drones attacked the US embassy in Kuwait on Sunday."
-
-
-def _spans(obj: Any) -> list[Span]:
-    if isinstance(obj, Span):
-        return [obj]
-    if isinstance(obj, list):
-        return [s for item in obj for s in _spans(item)]
-    if hasattr(type(obj), "model_fields"):
-        return [s for name in type(obj).model_fields for s in _spans(getattr(obj, name))]
-    return []
 
 
 def _answer() -> dict[str, Any]:
@@ -208,7 +199,7 @@ def test_ground_seed_answer() -> None:
 
     assert grounded.issues == []
     assert set(grounded.alignment) == {"exact"}
-    spans = _spans([grounded.events, grounded.quotes, grounded.summary])
+    spans = all_spans([grounded.events, grounded.quotes, grounded.summary])
     assert sum(grounded.alignment.values()) == len(spans) == 79  # 76 + 3 weapons
     for span in spans:
         assert ARTICLE[span.start : span.end] == span.text

@@ -8,25 +8,14 @@ import json
 from typing import Any
 
 import pytest
-from conftest import RESPONSES, load_example, mucsum_documents
+from conftest import RESPONSES, all_spans, load_example, mucsum_documents
 from scripted_server import FABRICATED_SENTENCE
 
 from summarizer import ArticleAnalysis, ModelError, asummarize, summarize
 from summarizer.prompts import load as load_prompt
-from summarizer.schema import Event, Span
+from summarizer.schema import Event
 
 SEED_TEXT, SEED_META = load_example("centcom-strikes-iraq")
-
-
-def _spans(obj: Any) -> list[Span]:
-    """Every span anywhere in a record."""
-    if isinstance(obj, Span):
-        return [obj]
-    if isinstance(obj, list):
-        return [s for item in obj for s in _spans(item)]
-    if hasattr(type(obj), "model_fields"):
-        return [s for name in type(obj).model_fields for s in _spans(getattr(obj, name))]
-    return []
 
 
 def _seed(settings: Any) -> ArticleAnalysis:
@@ -81,7 +70,7 @@ def test_seed_article_events_quotes_and_summary(make_settings: Any) -> None:
     assert 3 <= len(result.summary.bullets) <= 6
     assert all(b.evidence for b in result.summary.bullets)
 
-    spans = _spans(result)
+    spans = all_spans(result)
     assert len(spans) > 50
     assert all(SEED_TEXT[s.start : s.end] == s.text for s in spans)
     assert result.usage.calls == 1 and result.usage.prompt_tokens > 0
@@ -114,7 +103,7 @@ def test_mucsum_documents_match_their_gold_templates(make_settings: Any, doc_id:
             for value in template[slot]:
                 if value in text:
                     assert value in mentioned, (slot, value)
-    assert all(text[s.start : s.end] == s.text for s in _spans(result))
+    assert all(text[s.start : s.end] == s.text for s in all_spans(result))
 
 
 @pytest.mark.vcr
