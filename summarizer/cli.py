@@ -334,6 +334,9 @@ def batch(
         Engine.realtime
     ),
     restart: Annotated[bool, typer.Option("--restart", help="discard OUTPUT, start over")] = False,
+    retry_errors: Annotated[
+        bool, typer.Option("--retry-errors", help="analyse again the model/provider failures")
+    ] = False,
     poll: Annotated[float, typer.Option(hidden=True, help="Batch API poll interval (s)")] = 30.0,
 ) -> None:
     """Analyse many articles; run the same command again to resume where it stopped."""
@@ -364,6 +367,7 @@ def batch(
             prices=load_prices(prices),
             output=output,
             restart=restart,
+            retry_errors=retry_errors,
             engine=engine.value,
             poll_s=poll,
         )

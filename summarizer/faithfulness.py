@@ -23,12 +23,13 @@ phrases are checked there; :func:`novel_words` is the lexical fallback the bench
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Literal
 
-from summarizer.grounding import Aligner, normalize
+from summarizer.grounding import aligner, normalize
 
 Kind = Literal["number", "date", "name", "quote", "negation"]
 
@@ -87,6 +88,12 @@ def numbers(text: str) -> set[str]:
     return found
 
 
+@functools.lru_cache(maxsize=8)
+def _support_numbers(support: str) -> frozenset[str]:
+    """:func:`numbers` of a support text, kept for the last few (one article backs many claims)."""
+    return frozenset(numbers(support))
+
+
 def _dates(text: str) -> set[str]:
     return {w.lower() for w in _CAPITALISED.findall(text) if w.lower() in MONTHS + WEEKDAYS}
 
@@ -125,10 +132,11 @@ def unsupported(claim: str, support: str, allowed: Iterable[str] = ()) -> list[F
     the parts of the publication date).
     """
     allowed = {a.lower() for a in allowed}
-    folded = normalize(support)[0]
+    support_aligner = aligner(support)
+    folded = support_aligner.folded
     found = [
         Finding("number", n)
-        for n in sorted(numbers(claim) - numbers(support) - allowed, key=_numeric)
+        for n in sorted(numbers(claim) - _support_numbers(support) - allowed, key=_numeric)
     ]
     found += [
         Finding("date", d)
@@ -140,10 +148,7 @@ def unsupported(claim: str, support: str, allowed: Iterable[str] = ()) -> list[F
         for n in sorted(names(claim))
         if n.lower() not in allowed and not _stem_supported(n, folded)
     ]
-    quoted = quotes(claim)
-    if quoted:
-        aligner = Aligner(support)
-        found += [Finding("quote", q) for q in quoted if aligner.align(q) is None]
+    found += [Finding("quote", q) for q in quotes(claim) if support_aligner.align(q) is None]
     return found
 
 
@@ -158,7 +163,7 @@ def negation_flip(claim: str, support: str) -> Finding | None:
     """A negation in the claim that the support lacks. (The reverse, a negated support under a
     positive claim, is mostly paraphrase: 'denied that X' for 'X did not happen'.)"""
     said = _NEGATION.search(claim.lower())
-    if said and not _NEGATION.search(normalize(support)[0]):
+    if said and not _NEGATION.search(aligner(support).folded):
         return Finding("negation", said.group(0))
     return None
 

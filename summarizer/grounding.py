@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field
@@ -115,6 +116,11 @@ class Aligner:
         self.text = text
         self._norm, self._index = normalize(text)
 
+    @property
+    def folded(self) -> str:
+        """The text as :func:`normalize` folds it."""
+        return self._norm
+
     def align(
         self, quote: str, *, near: int | None = None, within: tuple[int, int] | None = None
     ) -> Alignment | None:
@@ -153,6 +159,14 @@ class Aligner:
 
     def _make(self, start: int, end: int, method: Method, score: float) -> Alignment:
         return Alignment(Span(text=self.text[start:end], start=start, end=end), method, score)
+
+
+@functools.lru_cache(maxsize=8)
+def aligner(text: str) -> Aligner:
+    """The :class:`Aligner` of ``text``, kept for the last few texts: checking one answer aligns
+    against its article dozens of times (every span, every summary claim), and folding the text
+    is the cost. An aligner is never changed after it is built, so sharing it is safe."""
+    return Aligner(text)
 
 
 def _occurrences(haystack: str, needle: str) -> list[int]:
@@ -211,7 +225,7 @@ class Grounded:
 
 class _Builder:
     def __init__(self, text: str) -> None:
-        self.aligner = Aligner(text)
+        self.aligner = aligner(text)
         self.issues: list[Issue] = []
         self.alignment: Counter[str] = Counter()
 

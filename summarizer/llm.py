@@ -15,6 +15,8 @@ Two kinds of retry, kept apart:
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import re
 import time
@@ -30,6 +32,7 @@ from instructor.core.exceptions import (
     InstructorRetryException,
 )
 from instructor.core.hooks import Hooks
+from instructor.v2.core.response_model import prepare_response_model
 from pydantic import BaseModel, ValidationError
 
 from summarizer.errors import ConfigError, ModelError, ProviderError, redact
@@ -138,6 +141,30 @@ def client(settings: Settings, *, use_async: bool = False) -> Any:
     return instructor.from_openai(raw, mode=MODES[settings.mode])
 
 
+# ------------------------------------------------------------------ instructor's per-request work
+
+
+@functools.cache
+def prepared(response_model: type[BaseModel]) -> type[BaseModel]:
+    """``response_model`` as instructor prepares it for a request, prepared once per model.
+
+    instructor derives a new wrapper class on every request (so its schema cache never hits and
+    the tool schema is generated again each time); a prepared class it uses as it is. Its JSON
+    schema, which the JSON modes ask for on every request, is generated once and each caller gets
+    a copy. Requests stay byte-identical (tests/test_llm_memo.py, and the cassettes).
+    """
+    model: Any = prepare_response_model(response_model)  # raises for async validators
+    schema = model.model_json_schema()
+
+    def model_json_schema(cls: Any, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        if args or kwargs or cls is not model:
+            return super(model, cls).model_json_schema(*args, **kwargs)  # type: ignore[no-any-return]
+        return copy.deepcopy(schema)
+
+    model.model_json_schema = classmethod(model_json_schema)
+    return model  # type: ignore[no-any-return]
+
+
 @dataclass
 class Outcome:
     """What one structured call produced: a validated value, or the failure and last answer."""
@@ -188,7 +215,7 @@ def _request(
 ) -> dict[str, Any]:
     kwargs: dict[str, Any] = {
         "model": target.model,
-        "response_model": response_model,
+        "response_model": prepared(response_model),
         "messages": messages,
         "context": context,
         "max_retries": settings.max_retries,

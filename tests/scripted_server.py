@@ -53,11 +53,13 @@ Load, faults and the Batch API (batch jobs and their benchmark), all off by defa
       (an answer whose first event has a PLOVER category outside the schema). ``latency_s=0``
       answers at once (the 100k-article stream).
     * A scripted Files + Batches API: ``POST /v1/files`` (multipart, ``purpose=batch``),
-      ``GET /v1/files/{id}/content``, ``POST /v1/batches`` and ``GET /v1/batches/{id}``. A batch
+      ``GET /v1/files/{id}/content``, ``POST /v1/batches``, ``GET /v1/batches/{id}`` and
+      ``GET /v1/batches`` (newest first; ``limit``, ``after``, ``has_more``). A batch
       answers every line with the chat logic above (faults included, no latency or RPM limit)
-      when it is created; ``GET`` reports ``in_progress`` ``batch_polls`` times, then
-      ``completed`` with an output file (2xx lines) and an error file (the rest). Ids are
-      counters (``file-scripted-1``, ``batch_scripted_1``), so cassettes are stable.
+      when it is created and keeps its ``metadata``; ``GET /v1/batches/{id}`` reports
+      ``in_progress`` ``batch_polls`` times, then ``completed`` with an output file (2xx lines)
+      and an error file (the rest); listing does not count as a poll. Ids are counters
+      (``file-scripted-1``, ``batch_scripted_1``), so cassettes are stable.
 
 Manual use: ``python tests/scripted_server.py --port 8000 [--root .]``.
 """
@@ -82,7 +84,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 CREATED = 1_700_000_000
 FIXED_HTTP_DATE = "Tue, 14 Nov 2023 22:13:20 GMT"  # == CREATED, keeps cassette headers stable
@@ -555,6 +557,28 @@ class ScriptedServer:
             }
         return self.get_batch(batch_id, poll=False)
 
+    def list_batches(self, query: str) -> dict[str, Any]:
+        """``GET /v1/batches?limit=&after=``: newest first, cursor-paginated; does not poll."""
+        params = parse_qs(query)
+        text = params.get("limit", ["20"])[0]
+        limit = int(text) if text.isdigit() else 0
+        if not 1 <= limit <= 100:
+            raise _bad_request("limit must be between 1 and 100")
+        with self._lock:
+            ids = list(reversed(self.batches))
+        after = params.get("after", [None])[0]
+        if after is not None and after not in ids:
+            raise _Reply(404, _error(f"No such batch {after!r}.", "invalid_request_error"))
+        start = ids.index(after) + 1 if after else 0
+        page = ids[start : start + limit]
+        return {
+            "object": "list",
+            "data": [self.get_batch(batch_id, poll=False) for batch_id in page],
+            "first_id": page[0] if page else None,
+            "last_id": page[-1] if page else None,
+            "has_more": start + limit < len(ids),
+        }
+
     def get_batch(self, batch_id: str, *, poll: bool = True) -> dict[str, Any]:
         """``GET /v1/batches/{id}``: ``in_progress`` for ``batch_polls`` polls, then done."""
         if batch_id not in self.batches:
@@ -745,6 +769,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if parts[0] == "files" and len(parts) == 3 and parts[2] == "content":
                 self._send_bytes(app.file_content(parts[1]))
+            elif parts == ["batches"]:
+                self._send(200, app.list_batches(urlsplit(self.path).query))
             elif parts[0] == "batches" and len(parts) == 2:
                 self._send(200, app.get_batch(parts[1]))
             else:

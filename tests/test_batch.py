@@ -9,6 +9,7 @@ import asyncio
 import json
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, ClassVar
 
 import pytest
@@ -172,10 +173,30 @@ def test_journal_cuts_a_torn_last_line_and_knows_what_is_done(tmp_path: Path) ->
     with errors.open("ab") as handle:
         handle.write(b'{"id":"torn","code":"bad_in')  # a write cut short by kill -9
     journal = Journal(out)
-    assert journal.done == {'we"ird\nid'}
+    assert 'we"ird\nid' in journal.done and len(journal.done) == 1
+    assert "torn" not in journal.done
     assert errors.read_bytes().endswith(b"}\n") and b"torn" not in errors.read_bytes()
     journal.close()
-    assert Journal(out, restart=True).done == set()
+    assert len(Journal(out, restart=True).done) == 0
+
+
+def test_retry_errors_takes_out_model_failures_but_keeps_input_errors(tmp_path: Path) -> None:
+    out = tmp_path / "out.jsonl"
+    journal = Journal(out)
+    for id, code in [("a", "provider_error"), ("b", "bad_input"), ("c", "invalid_answer")]:
+        journal.write(ErrorRecord(id=id, code=code, message="m"))
+    journal.close()
+    assert Journal(out).error_count == 3  # a plain resume keeps them all
+
+    journal = Journal(out, retry_errors=True)
+    assert journal.retried == 2 and journal.error_count == 1
+    assert "b" in journal.done and "a" not in journal.done and "c" not in journal.done
+    journal.write(ErrorRecord(id="a", code="provider_error", message="again"))
+    journal.close()
+    assert [json.loads(line)["id"] for line in errors_path(out).read_text().splitlines()] == [
+        "b",
+        "a",
+    ]
 
 
 def test_an_output_line_this_tool_did_not_write_is_refused(tmp_path: Path) -> None:
@@ -188,39 +209,85 @@ def test_an_output_line_this_tool_did_not_write_is_refused(tmp_path: Path) -> No
 # ----------------------------------------------------------------------------------- limits
 
 
-def test_a_429_pauses_every_request_of_the_job(monkeypatch: pytest.MonkeyPatch) -> None:
-    slept: list[float] = []
+class _Response:
+    """A 429 as httpx hands it to the response hook."""
+
+    status_code = 429
+    headers: ClassVar = {"retry-after-ms": "2500", "retry-after": "3"}
+
+    def __init__(self, sent_at: float, code: str = "rate_limit_exceeded") -> None:
+        self.request = SimpleNamespace(extensions={limits.SENT_AT: sent_at})
+        self.content = json.dumps({"error": {"code": code}}).encode()
+
+    async def aread(self) -> bytes:
+        return self.content
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """limits' monotonic clock, moved by hand (and by its asyncio.sleep)."""
+    now = [1000.0]
 
     async def fake_sleep(seconds: float) -> None:
-        slept.append(seconds)
-        monkeypatch.setattr(limits.time, "monotonic", lambda: clock[0] + seconds + 0.001)
+        now[0] += seconds + 0.001
 
-    clock = [1000.0]
-    monkeypatch.setattr(limits.time, "monotonic", lambda: clock[0])
+    monkeypatch.setattr(limits.time, "monotonic", lambda: now[0])
     monkeypatch.setattr(limits.asyncio, "sleep", fake_sleep)
+    return now
 
+
+def test_a_429_pauses_every_request_of_the_job(clock: list[float]) -> None:
     async def scenario() -> None:
         lim = limits.Limits(concurrency=4)
+        start = clock[0]
         await lim.wait_turn(10)
-        assert slept == []
+        assert clock[0] == start
 
-        class Response:
-            status_code = 429
-            headers: ClassVar = {"retry-after-ms": "2500", "retry-after": "3"}
-            content = b'{"error": {"code": "rate_limit_exceeded"}}'
-
-            async def aread(self) -> bytes:
-                return self.content
-
-        await lim.on_response(Response())
+        await lim.on_response(_Response(sent_at=clock[0]))
         assert lim.rate_limited == 1 and lim.fatal is None
         await lim.wait_turn(10)  # any request of the job, not only the one that got the 429
-        assert slept == [pytest.approx(2.5)]
-        Response.content = b'{"error": {"code": "insufficient_quota"}}'
-        await lim.on_response(Response())
+        assert clock[0] - start == pytest.approx(2.5, abs=0.01)
+        await lim.on_response(_Response(sent_at=clock[0], code="insufficient_quota"))
         assert lim.fatal is not None and "quota" in lim.fatal
 
     asyncio.run(scenario())
+
+
+def test_a_429_cuts_the_job_rate_once_per_round_and_it_grows_back(clock: list[float]) -> None:
+    async def scenario() -> None:
+        lim = limits.Limits(concurrency=32)
+        assert lim.rate is None  # no --rpm and no 429 yet: unpaced
+        for _ in range(100):  # 10 requests a second for 10 s
+            await lim.wait_turn(0)
+            clock[0] += 0.1
+        assert lim.sending_rate() == pytest.approx(600, rel=0.02)
+
+        await lim.on_response(_Response(sent_at=clock[0] - 0.5))
+        assert lim.rate == pytest.approx(limits.BACKOFF * 600, rel=0.02)
+        await lim.on_response(_Response(sent_at=clock[0] - 0.2))  # in flight before the cut
+        assert lim.rate_cuts == 1 and lim.rate_limited == 2
+        await lim.wait_turn(0)  # waits out the Retry-After, then goes at the cut rate
+        cut = lim.rate
+        assert cut is not None and lim._pacer is not None
+        assert limits._per_minute(lim._pacer) == pytest.approx(cut, rel=0.05)
+
+        await lim.on_response(_Response(sent_at=clock[0]))  # sent after the cut: cut again
+        assert lim.rate_cuts == 2
+        again = lim.rate
+        assert again is not None and again <= limits.BACKOFF * cut + 1e-6  # of what it sent
+        clock[0] += 50
+        assert lim.rate == pytest.approx(again * (1 + 50 * limits.RECOVERY), rel=0.01)
+
+    asyncio.run(scenario())
+
+
+def test_the_rate_never_grows_past_rpm(clock: list[float]) -> None:
+    lim = limits.Limits(concurrency=4, rpm=120)
+    assert lim.rate == 120
+    lim.slow_down(sent_at=None)  # a 429 before anything was sent: the floor
+    assert lim.rate == limits.MIN_RPM
+    clock[0] += 1e6
+    assert lim.rate == 120
 
 
 def test_token_estimate_counts_messages_and_schema() -> None:
@@ -234,6 +301,32 @@ def test_token_estimate_counts_messages_and_schema() -> None:
 
 
 # ------------------------------------------------------------------------- end to end (vcr)
+
+
+@pytest.mark.scripted_only
+@pytest.mark.vcr
+def test_retry_errors_analyses_the_failed_articles_again(
+    tmp_path: Path, configured: list[str], vcr: Any
+) -> None:
+    source = _jsonl(tmp_path / "in.jsonl", [*_articles(2), "{not json"])
+    out = tmp_path / "out.jsonl"
+    args = ["batch", str(source), "-o", str(out), "--concurrency", "1", *configured]
+    broken = runner.invoke(app, [*args, "--model", "openai/broken-json"])
+    assert broken.exit_code == 1 and "3 error record(s)" in broken.stderr
+    assert _requests(vcr) == 6  # two articles, three attempts each
+
+    resumed = runner.invoke(app, args)  # a plain resume: the error records are final
+    assert resumed.exit_code == 1 and _requests(vcr) == 6
+
+    retried = runner.invoke(app, [*args, "--retry-errors"])
+    assert retried.exit_code == 1, retried.output  # the malformed line is still an error
+    assert "1 error record(s)" in retried.stderr
+    assert _requests(vcr) == 8
+    ids = _ids(out)
+    assert set(ids.values()) == {1} and len(ids) == 3
+    assert [json.loads(line)["code"] for line in errors_path(out).read_text().splitlines()] == [
+        "bad_input"
+    ]
 
 
 @pytest.mark.scripted_only

@@ -1,6 +1,7 @@
 """The OpenAI Batch API engine against the scripted Files + Batches server (cassettes in
 ``cassettes/test_batch_openai/``): upload, poll, download, validate, re-ask the invalid answers
-through the realtime engine, and resume a job killed while it waited."""
+through the realtime engine, and resume a job killed while it waited, or killed before it saved an
+upload's or a batch's id."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from scripted_server import ScriptedServer, Traffic, load_fixtures
 from summarizer import ArticleAnalysis
 from summarizer.batch import inputs, requests
 from summarizer.batch.engine import Job, Options
-from summarizer.batch.journal import ErrorRecord
+from summarizer.batch.journal import ErrorRecord, errors_path
 from summarizer.batch.openai_batch import BatchAPI
 
 MUCSUM = sorted((DATA / "articles").glob("*.txt"))
@@ -105,6 +106,57 @@ def test_a_job_killed_while_waiting_collects_the_same_batch(
     assert len(records) == 3 and not any(isinstance(r, ErrorRecord) for r in records)
     calls = _paths(vcr)
     assert calls["POST /v1/files"] == 1 and calls["POST /v1/batches"] == 1  # paid once
+
+
+# kill -9 right after the provider answered: (state key just set, saved before the kill, uploads
+# and batch lists over both runs). Every window ends with exactly one batch created.
+WINDOWS = {
+    "after_upload": ("file", False, 2, 0),  # re-uploads: no batch can exist yet
+    "before_create": ("file", True, 1, 1),  # lists the batches, finds none, creates it
+    "after_create": ("id", False, 1, 1),  # lists the batches and adopts the one it created
+}
+
+
+@pytest.mark.scripted_only
+@pytest.mark.vcr
+@pytest.mark.parametrize("window", list(WINDOWS))
+def test_a_job_killed_before_saving_its_batch_id_submits_each_article_once(
+    tmp_path: Path,
+    make_settings: Any,
+    batch_url: str,
+    vcr: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    window: str,
+) -> None:
+    out = tmp_path / "out.jsonl"
+    key, saved, uploads, lists = WINDOWS[window]
+    save = BatchAPI._save_state
+
+    def killed(self: BatchAPI) -> None:  # kill -9 once the provider answered, around the save
+        if self.state["batches"][-1][key] is None:
+            return save(self)
+        if saved:
+            save(self)
+        raise Killed(window)
+
+    monkeypatch.setattr(BatchAPI, "_save_state", killed)
+    with pytest.raises(Killed):
+        _run(_job(make_settings, batch_url, out), 3)
+    monkeypatch.undo()
+    [entry] = json.loads((tmp_path / "out.jsonl.batch" / "state.json").read_text())["batches"]
+    assert entry["id"] is None and entry["custom_ids"] == [p.stem for p in MUCSUM[:3]]
+    assert (entry["file"] is None) == (window == "after_upload")  # the upload id, once saved
+
+    records = _run(_job(make_settings, batch_url, out), 3)
+    assert len(records) == 3
+    calls = _paths(vcr)
+    assert calls["POST /v1/batches"] == 1  # paid once
+    assert calls["POST /v1/files"] == uploads and calls["GET /v1/batches"] == lists
+    files = [f.read_text() for f in (out, errors_path(out)) if f.exists()]
+    lines = [json.loads(line) for text in files for line in text.splitlines()]
+    ids = sorted(r["article"]["id"] if "article" in r else r["id"] for r in lines)
+    assert ids == [p.stem for p in MUCSUM[:3]]  # each once across OUT and OUT.errors
+    assert not (tmp_path / "out.jsonl.batch" / "state.json").exists()
 
 
 def test_request_files_are_split_by_count_and_size(

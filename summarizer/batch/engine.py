@@ -51,6 +51,7 @@ class Options:
     prices: Mapping[str, Price] = field(default_factory=lambda: dict(PRICES))
     output: Path | None = None  # journal (and resume) here when given
     restart: bool = False
+    retry_errors: bool = False  # analyse again the ids whose error record is a model failure
     engine: Engine = "realtime"
     poll_s: float = 30.0  # Batch API engine: seconds between status polls
 
@@ -110,7 +111,11 @@ class Job:
         )
         self.on_record = on_record
         self.journal = (
-            Journal(self.options.output, restart=self.options.restart)
+            Journal(
+                self.options.output,
+                restart=self.options.restart,
+                retry_errors=self.options.retry_errors,
+            )
             if self.options.output
             else None
         )
@@ -307,7 +312,8 @@ async def asummarize_many(
 
     ``articles`` are :class:`Article` objects, dicts with the JSONL fields, or plain texts.
     ``options`` are the fields of :class:`Options` (``concurrency``, ``rpm``, ``tpm``, ``cache``,
-    ``max_cost``, ``max_tokens``, ``prices``, ``output``, ``restart``, ``engine``). Failures are
+    ``max_cost``, ``max_tokens``, ``prices``, ``output``, ``restart``, ``retry_errors``,
+    ``engine``). Failures are
     yielded as :class:`ErrorRecord` objects, never raised.
     """
     job = Job(settings or Settings(), Options(**options))

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from summarizer.batch.journal import ErrorRecord
+from summarizer.batch.journal import ErrorRecord, IdIndex
 from summarizer.errors import InputError
 from summarizer.source import MAX_CHARS, Article, make_article, parse_date, read_text
 
@@ -96,19 +96,22 @@ def from_records(records: Iterable[Article | Mapping[str, Any] | str]) -> Iterat
 
 def _unique(located: Iterable[tuple[str, Item]]) -> Iterator[Item]:
     """Pass items through, turning each repeat of an id into a ``duplicate_id`` error record."""
-    seen: dict[str, str] = {}
-    for where, item in located:
-        key = item.key if isinstance(item, Article) else item.id
-        first = seen.setdefault(key, where)
-        if first == where:
-            yield item
-            continue
-        yield ErrorRecord(
-            id=where,
-            code="duplicate_id",
-            message=f"{where}: id {key!r} was already used at {first}; not analysed",
-            source=where,
-        )
+    seen = IdIndex()
+    try:
+        for where, item in located:
+            key = item.key if isinstance(item, Article) else item.id
+            first = seen.add(key, where)
+            if first is None:
+                yield item
+                continue
+            yield ErrorRecord(
+                id=where,
+                code="duplicate_id",
+                message=f"{where}: id {key!r} was already used at {first}; not analysed",
+                source=where,
+            )
+    finally:
+        seen.close()
 
 
 def _records(name: str) -> Iterator[tuple[str, Item]]:

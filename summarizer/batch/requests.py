@@ -9,12 +9,10 @@ runs exactly as in a realtime call.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from instructor.v2.core.providers import Provider
 from instructor.v2.core.registry import mode_registry
-from instructor.v2.core.response_model import prepare_response_model
 from instructor.v2.core.templating import handle_templating
 from openai.types.chat import ChatCompletion
 
@@ -24,9 +22,8 @@ from summarizer.settings import Settings
 from summarizer.source import Article
 
 
-@functools.cache
 def _response_model() -> Any:
-    return prepare_response_model(CheckedExtraction)
+    return llm.prepared(CheckedExtraction)
 
 
 def _handlers(settings: Settings) -> Any:
