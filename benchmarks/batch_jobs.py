@@ -11,7 +11,9 @@ its answer). Scenarios:
   latency), in articles per second. The server counts every request against its RPM, faulted
   ones too, and each fault needs one more request (a retry or a re-ask), so at a fault rate f no
   client can finish more than RPM × (1 - f) articles a minute: that is the fault-adjusted bound,
-  min(RPM × (1 - f), ...). Throughput is reported against both.
+  min(RPM × (1 - f), ...). Throughput is reported against both, over the whole run and over its
+  steady part (from the 5% to the 95% record: without the start, and the tail of articles that
+  wait out timeouts and retry back-offs after everything else has finished).
 - ``engine-no-rpm``: the same without a client RPM limit, against a server that does not state
   its limit (as vLLM or a proxy): its 429s pace the job (the job-wide slow-down of
   ``summarizer.batch.limits``).
@@ -148,6 +150,7 @@ def run_engine(
 ) -> dict[str, Any]:
     job = Job(settings(url), Options(output=out, cache=False, restart=True, **options))
     samples: list[tuple[int, float]] = []
+    marks: dict[int, float] = {}  # when the 5% and 95% records were written
 
     async def drain() -> None:
         n = 0
@@ -155,16 +158,21 @@ def run_engine(
             n += 1
             if sample_every and n % sample_every == 0:
                 samples.append((n, round(rss_mb(), 1)))
+            if n in steady:
+                marks[n] = time.perf_counter()
 
+    steady = (n // 20, n - n // 20)
     cpu, wall = time.process_time(), time.perf_counter()
     asyncio.run(drain())
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     ids = exactly_once(out, [f"b{i:06d}" for i in range(n)])
+    middle = marks.get(steady[1], 0) - marks.get(steady[0], 0)
     s = job.stats
     return {
         "articles": n,
         "seconds": round(wall, 2),
         "articles_per_s": round(n / wall, 2),
+        "steady_articles_per_s": round((steady[1] - steady[0]) / middle, 2) if middle > 0 else None,
         "requests_sent": job.limits.sent,
         "analysed": s.analysed,
         "error_records": s.failed,
@@ -214,6 +222,9 @@ def _ratios(engine: dict[str, Any], args: argparse.Namespace, fault_rate: float)
         "ratio_to_bound": round(engine["articles_per_s"] / bound, 3),
         "fault_adjusted_bound": round(adjusted, 2),
         "ratio_to_fault_adjusted_bound": round(engine["articles_per_s"] / adjusted, 3),
+        "steady_ratio_to_fault_adjusted_bound": round(
+            (engine["steady_articles_per_s"] or 0) / adjusted, 3
+        ),
         "requests_per_article": round(engine["requests_sent"] / engine["articles"], 3),
         "requests_per_s_over_rpm": round(
             engine["requests_sent"] / engine["seconds"] / (args.rpm / 60), 3
@@ -443,6 +454,8 @@ def report(results: dict[str, Any]) -> str:
                 "ratio_to_bound",
                 "fault_adjusted_bound",
                 "ratio_to_fault_adjusted_bound",
+                "steady_articles_per_s",
+                "steady_ratio_to_fault_adjusted_bound",
                 "requests_per_article",
                 "requests_per_s_over_rpm",
                 "error_records",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from types import SimpleNamespace
@@ -333,6 +334,7 @@ def test_retry_errors_analyses_the_failed_articles_again(
     retried = runner.invoke(app, [*args, "--retry-errors"])
     assert retried.exit_code == 1, retried.output  # the malformed line is still an error
     assert "1 error record(s)" in retried.stderr
+    assert re.search(r"error records retried\W+2\b", retried.stderr)
     assert _requests(vcr) == 8
     ids = _ids(out)
     assert set(ids.values()) == {1} and len(ids) == 3

@@ -73,7 +73,10 @@ class Stats:
     left: int = 0  # not started: the job stopped early
     usage: Usage = field(default_factory=Usage)
     cost: float | None = None
-    rate_limited: int = 0
+    rate_limited: int = 0  # 429 answers
+    rate_cuts: int = 0  # times they cut the job's request rate
+    learned: dict[str, float] = field(default_factory=dict)  # limits the provider stated
+    retried: int = 0  # error records taken back by --retry-errors
     reasked: int = 0  # Batch API answers that failed the checks and went through realtime
     started: float = field(default_factory=time.monotonic)
     stopped: str | None = None
@@ -119,6 +122,8 @@ class Job:
             if self.options.output
             else None
         )
+        self.stats.learned = self.limits.learned  # the same dict: filled as answers come
+        self.stats.retried = self.journal.retried if self.journal else 0
         path = self.options.cache
         path = cache_module.default_path() if path is True else path
         self.cache = cache_module.Cache(path) if path else None
@@ -145,6 +150,7 @@ class Job:
                     await producer
             self.stats.stopped = self.stats.stopped or self.budget.stopped or self.limits.fatal
             self.stats.rate_limited = self.limits.rate_limited
+            self.stats.rate_cuts = self.limits.rate_cuts
             await self.close()
 
     async def close(self) -> None:
@@ -285,6 +291,7 @@ class Job:
             self.count_usage(record.usage)
         stats.cost = self.budget.cost if self.budget.price else None
         stats.rate_limited = self.limits.rate_limited
+        stats.rate_cuts = self.limits.rate_cuts
         self._out.put_nowait(record)
         if self.on_record:
             self.on_record(record, stats)

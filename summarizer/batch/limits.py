@@ -132,8 +132,11 @@ class Limits:
         now = time.monotonic()
         while self._recent and self._recent[0] < now - RATE_WINDOW_S:
             self._recent.popleft()
-        span = min(RATE_WINDOW_S, max(1.0, now - self._recent[0])) if self._recent else 1.0
-        return 60 * len(self._recent) / span
+        if not self._recent:
+            return 0.0
+        # Over the time actually spanned: a 429 answered at once, early in a burst, must not
+        # read as a slow rate (it would cut the job far below what the provider allows).
+        return 60 * len(self._recent) / max(0.1, now - self._recent[0])
 
     def slow_down(self, sent_at: float | None) -> None:
         """Cut the request rate after a 429 to a request sent at ``sent_at``."""

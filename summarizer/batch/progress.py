@@ -107,9 +107,14 @@ class Reporter:
             ("tokens", f"{u.prompt_tokens:,} prompt ({u.cached_tokens:,} cached) + "
              f"{u.completion_tokens:,} completion"),
             ("cost estimate", _money(s.cost)),
-            ("429 answers", f"{s.rate_limited:,}"),
+            ("429 answers", f"{s.rate_limited:,} ({s.rate_cuts:,} cut the request rate)"),
             ("time", f"{s.elapsed:.1f}s ({_rate(s):.2f} records/s)"),
         ]  # fmt: skip
+        if s.learned:
+            stated = ", ".join(f"{name.upper()} {value:,.0f}" for name, value in s.learned.items())
+            rows.append(("limits stated by the provider", stated))
+        if s.retried:
+            rows.append(("error records retried", f"{s.retried:,}"))
         if s.reasked:
             rows.append(("Batch API answers re-asked", f"{s.reasked:,}"))
         if s.stopped:
