@@ -22,6 +22,7 @@ from summarizer.batch import inputs, limits
 from summarizer.batch.engine import Job, Options
 from summarizer.batch.journal import ErrorRecord, Journal, errors_path
 from summarizer.cli import app
+from summarizer.errors import InputError
 
 runner = CliRunner()
 MUCSUM = sorted((DATA / "articles").glob("*.txt"))
@@ -203,8 +204,12 @@ def test_retry_errors_takes_out_model_failures_but_keeps_input_errors(tmp_path: 
 def test_an_output_line_this_tool_did_not_write_is_refused(tmp_path: Path) -> None:
     out = tmp_path / "out.jsonl"
     out.write_text('{"something": "else"}\n')
-    with pytest.raises(Exception, match="not a record this tool wrote"):
+    with pytest.raises(InputError, match="not a record this tool wrote"):
         Journal(out)
+    out.unlink()
+    errors_path(out).write_text("[1, 2]\nnot json\n")
+    with pytest.raises(InputError, match="not a record this tool wrote"):
+        Journal(out, retry_errors=True)
 
 
 # ----------------------------------------------------------------------------------- limits
@@ -261,7 +266,7 @@ def test_a_429_cuts_the_job_rate_once_per_round_and_it_grows_back(clock: list[fl
         for _ in range(100):  # 10 requests a second for 10 s
             await lim.wait_turn(0)
             clock[0] += 0.1
-        assert lim.sending_rate() == pytest.approx(600, rel=0.02)
+        assert lim.accepted_rate() == pytest.approx(600, rel=0.02)
 
         await lim.on_response(_Response(sent_at=clock[0] - 0.5))
         assert lim.rate == pytest.approx(limits.BACKOFF * 600, rel=0.02)
@@ -294,13 +299,23 @@ def test_the_providers_stated_limits_become_the_jobs() -> None:
     assert (lim.rate, lim.tpm) == (500, 200_000)
 
 
-def test_the_rate_never_grows_past_rpm(clock: list[float]) -> None:
-    lim = limits.Limits(concurrency=4, rpm=120)
-    assert lim.rate == 120
-    lim.slow_down(sent_at=None)  # a 429 before anything was sent: the floor
-    assert lim.rate == limits.MIN_RPM
-    clock[0] += 1e6
-    assert lim.rate == 120
+def test_too_few_requests_do_not_cut_and_the_rate_never_grows_past_the_limit(
+    clock: list[float],
+) -> None:
+    async def scenario() -> None:  # unpaced sends: the fake clock stops the event loop's too
+        lim = limits.Limits(concurrency=4)
+        lim.slow_down(sent_at=None)  # a 429 before anything was sent: only the pause
+        assert lim.rate is None and lim.rate_cuts == 0
+        for _ in range(limits.MIN_SAMPLE):
+            await lim.wait_turn(0)
+            lim.slow_down(sent_at=None)  # every one refused: nothing was accepted
+        assert lim.rate_cuts == 1 and lim.rate == limits.MIN_RPM
+        clock[0] += 1e6
+        assert lim.rate is not None and lim.rate > 1e4  # grown back, nothing caps it
+        lim.learn({"x-ratelimit-limit-requests": "120"})
+        assert lim.rate == 120
+
+    asyncio.run(scenario())
 
 
 def test_token_estimate_counts_messages_and_schema() -> None:

@@ -98,6 +98,13 @@ def _line_id(line: bytes, where: str) -> str:
         raise InputError(f"{where} is not a record this tool wrote; move it away") from None
 
 
+def _code(line: bytes) -> str | None:
+    try:
+        return str(json.loads(line).get("code"))
+    except (ValueError, AttributeError):
+        return None
+
+
 class AppendLog:
     """A JSONL file that only ever grows by whole lines."""
 
@@ -139,10 +146,10 @@ class AppendLog:
         dropped = 0
         with open(self.path, "rb") as source, open(kept, "wb") as target:
             for line in source:
-                if line.strip() and json.loads(line).get("code") in RETRYABLE:
+                if _code(line) in RETRYABLE:
                     dropped += 1
                 else:
-                    target.write(line)
+                    target.write(line)  # a line this tool did not write is refused by ids()
             target.flush()
             os.fsync(target.fileno())
         if dropped:

