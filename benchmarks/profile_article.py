@@ -7,6 +7,7 @@ after another with one shared async client. Prints client CPU ms per article, th
 ``--profile``) cProfile's top functions by cumulative and own time, in ms per article.
 
     python benchmarks/profile_article.py [-n 200] [--mode tools] [--profile] [--top 25]
+    # prints the table, writes benchmarks/results/profile_article.json
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import json
 import logging
 import multiprocessing as mp
 import os
@@ -25,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "benchmarks" / "results" / "profile_article.json"
 sys.path.insert(0, str(ROOT / "tests"))
 
 from scripted_server import ScriptedServer, load_fixtures  # noqa: E402
@@ -112,6 +115,14 @@ def main() -> int:
     finally:
         server.terminate()
         server.join(10)
+    result = {
+        "articles": args.n,
+        "mode": args.mode,
+        "client_cpu_ms_per_article": round(cpu * 1000 / args.n, 2),
+        "wall_s": round(wall, 2),
+        "profiled": args.profile,
+    }
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"articles {args.n}: client CPU {cpu * 1000 / args.n:.2f} ms/article, wall {wall:.2f} s")
     if profiler:
         stats = pstats.Stats(profiler)

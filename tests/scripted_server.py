@@ -46,7 +46,8 @@ nothing is written to stderr per request.
 
 Load, faults and the Batch API (batch jobs and their benchmark), all off by default
     * ``Traffic(rpm=..., fault_rate=..., faults=..., seed=..., hang_s=..., limit_headers=...)``:
-      a requests-per-minute limit (a token bucket holding one second's worth, at least 1)
+      a requests-per-minute limit (a token bucket holding one second's worth, at least 1, full
+      at the start)
       answered with HTTP 429 and ``retry-after`` / ``retry-after-ms``; and faults injected into
       that share of the requests, drawn from a seeded RNG in arrival order: ``server_error``
       (HTTP 500), ``timeout`` (the answer comes after ``hang_s``), ``malformed_json`` (half an
@@ -283,7 +284,8 @@ class ScriptedServer:
         self.faults_served: dict[str, int] = dict.fromkeys(FAULTS, 0)
         self.rate_limited = 0
         self._rng = random.Random(self.traffic.seed)
-        self._bucket = (1.0, time.monotonic())  # (tokens, when) of the RPM limit
+        # (tokens, when) of the RPM limit: full at the start, as an idle account's is
+        self._bucket = (max(1.0, (self.traffic.rpm or 0) / 60), time.monotonic())
         self.batch_polls = batch_polls
         self.files: dict[str, tuple[str, bytes]] = {}
         self.batches: dict[str, dict[str, Any]] = {}
