@@ -320,8 +320,7 @@ async def asummarize_many(
     ``articles`` are :class:`Article` objects, dicts with the JSONL fields, or plain texts.
     ``options`` are the fields of :class:`Options` (``concurrency``, ``rpm``, ``tpm``, ``cache``,
     ``max_cost``, ``max_tokens``, ``prices``, ``output``, ``restart``, ``retry_errors``,
-    ``engine``). Failures are
-    yielded as :class:`ErrorRecord` objects, never raised.
+    ``engine``). Failures are yielded as :class:`ErrorRecord` objects, never raised.
     """
     job = Job(settings or Settings(), Options(**options))
     async with contextlib.aclosing(job.run(from_records(articles))) as records:

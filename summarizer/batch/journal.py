@@ -50,6 +50,7 @@ class IdIndex:
         self._db = sqlite3.connect("", isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=OFF")
         self._db.execute("PRAGMA synchronous=OFF")
+        self._db.execute("PRAGMA cache_size=-256")  # KiB; the OS caches the file as well
         self._db.execute("CREATE TABLE ids (id TEXT PRIMARY KEY, note TEXT) WITHOUT ROWID")
         with self._db:  # one transaction
             self._db.execute("BEGIN")
