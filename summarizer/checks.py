@@ -345,7 +345,7 @@ class Review:
 
     @property
     def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "error"]
+        return [i for i in self.issues if i.is_error]
 
 
 def review(extraction: Extraction, text: str, published: dt.date | None) -> Review:

@@ -136,7 +136,7 @@ def run(
         raise _fail(str(exc), exc.exit_code) from None
     _emit([result], fmt, output)
     if not result.validation.ok:
-        errors = sum(i.severity == "error" for i in result.validation.issues)
+        errors = sum(i.is_error for i in result.validation.issues)
         typer.echo(f"warning: {errors} check(s) failed; see validation.issues", err=True)
 
 

@@ -180,6 +180,11 @@ class Issue(BaseModel):
     code: str
     message: str
 
+    @property
+    def is_error(self) -> bool:
+        """An error fails the record (``validation.ok``); a warning only informs."""
+        return self.severity == "error"
+
 
 class Validation(BaseModel):
     ok: bool

@@ -32,12 +32,12 @@ class Verdict:
 
     @property
     def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.severity == "error"]
+        return [i for i in self.issues if i.is_error]
 
     @property
     def hidden(self) -> list[Issue]:
         """Errors the record's own ``validation`` does not admit to."""
-        flagged = {(i.code, i.path) for i in self.record.validation.issues if i.severity == "error"}
+        flagged = {(i.code, i.path) for i in self.record.validation.issues if i.is_error}
         if self.record.validation.ok:
             return self.errors
         return [i for i in self.errors if (i.code, i.path) not in flagged]

@@ -85,7 +85,7 @@ def apply(analysis: ArticleAnalysis, verdicts: BulletVerdicts, usage: Usage) -> 
                 message=f"the verifier model judged the bullet {v.verdict}: {v.reasons}",
             )
         result.validation.issues.append(issue)
-    result.validation.ok = not any(i.severity == "error" for i in result.validation.issues)
+    result.validation.ok = not any(i.is_error for i in result.validation.issues)
     u = result.usage
     u.calls += usage.calls
     u.prompt_tokens += usage.prompt_tokens
