@@ -64,15 +64,13 @@ _SECRET_PATTERNS = (re.compile(r"sk-[A-Za-z0-9_\-*]{6,}"), re.compile(r"(?i)bear
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Remove API keys (given ones and anything shaped like one) and URL credentials
-    (:func:`mask_url`) from ``text``."""
-    text = _URL.sub(lambda m: mask_url(m.group()), text)
+    """Remove API keys (given ones and anything shaped like one) from ``text``."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub("***", text)
-    return text
+    return _URL.sub(lambda m: mask_url(m.group()), text)  # and credentials in URLs
 
 
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>]+")
