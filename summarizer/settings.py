@@ -22,6 +22,7 @@ class Settings(BaseSettings):
         populate_by_name=True,
         env_parse_none_str="none",
         allow_inf_nan=False,
+        hide_input_in_errors=True,  # a base URL may carry a key: no value in any error text
     )
 
     model: str = Field(
@@ -69,8 +70,8 @@ class Settings(BaseSettings):
         try:
             parts = urlsplit(url)
             parts.port  # noqa: B018 (raises for a bad port)
-        except ValueError as exc:  # the URL may hold a key: never repeat it
-            raise ValueError(f"not a URL ({exc})") from None
+        except ValueError:  # its text may quote a key (http://user:key read as host:port)
+            raise ValueError("not a URL (a malformed host or port)") from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("not an http(s) URL with a host, e.g. http://localhost:8000/v1")
         return url

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT, TEST_KEY, load_example
+from pydantic import ValidationError
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -315,10 +316,20 @@ def test_run_refuses_dates_that_are_not_yyyy_mm_dd(
     _one_line_error(runner.invoke(app, args), 2, "--published")
 
 
-def test_a_bad_environment_value_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SUMMARIZER_STRICTNESS", "paranoid")
-    result = runner.invoke(app, ["config"])
-    _one_line_error(result, 2, "SUMMARIZER_STRICTNESS")
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SUMMARIZER_STRICTNESS", "paranoid"),
+        ("SUMMARIZER_TIMEOUT_S", "-1"),
+        ("SUMMARIZER_TEMPERATURE", "nan"),
+        ("OPENAI_BASE_URL", "http://[::1"),
+    ],
+)
+def test_a_bad_environment_value_names_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    _one_line_error(runner.invoke(app, ["config"]), 2, name)
 
 
 def test_a_bad_dotenv_value_names_the_variable(tmp_path: Path) -> None:
@@ -326,11 +337,14 @@ def test_a_bad_dotenv_value_names_the_variable(tmp_path: Path) -> None:
     _one_line_error(runner.invoke(app, ["run", "x.txt"]), 2, "SUMMARIZER_TIMEOUT_S")
 
 
-def test_bad_base_url_is_one_line(tmp_path: Path) -> None:
-    url = "http://user:s3cr3t@[::1"
+@pytest.mark.parametrize("url", ["http://user:s3cr3t@[::1", "http://h:s3cr3t/v1", "s3cr3t.host"])
+def test_bad_base_url_is_one_line_without_its_credentials(tmp_path: Path, url: str) -> None:
     result = runner.invoke(app, ["run", str(_article(tmp_path)), "--base-url", url])
     _one_line_error(result, 2, "--base-url")
     assert "s3cr3t" not in result.output
+    with pytest.raises(ValidationError) as raised:
+        Settings(base_url=url)
+    assert "s3cr3t" not in str(raised.value)  # nor in a Python traceback
 
 
 def _summarizer(*args: str, cwd: Path, **kwargs: Any) -> subprocess.CompletedProcess[str]:
