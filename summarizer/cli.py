@@ -1,20 +1,25 @@
 """``summarizer``: analyse news reports from the shell.
 
-Exit codes: 0 success; 1 the model or provider failed (no record); 2 bad input or configuration.
-Errors are one line on stderr, never a traceback.
+Exit codes: 0 success; 1 the model or provider failed (no record); 2 bad input or configuration
+(flags, settings, an output that is an input or cannot be written). Errors are one line on
+stderr, control characters escaped, never a traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
+import tempfile
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
 from summarizer import demo as demo_module
 from summarizer import evaluate as evaluate_module
@@ -23,7 +28,7 @@ from summarizer import records as records_module
 from summarizer import report as report_module
 from summarizer import validate as validate_module
 from summarizer import verify as verify_module
-from summarizer.errors import EXIT_USAGE, SummarizerError
+from summarizer.errors import EXIT_USAGE, SummarizerError, check_output, mask_url, printable
 from summarizer.llm import resolve
 from summarizer.output import to_json, to_markdown
 from summarizer.pipeline import analyze
@@ -31,7 +36,22 @@ from summarizer.schema import ArticleAnalysis
 from summarizer.settings import Settings
 from summarizer.source import make_article, parse_date, read_text
 
+_UsageError = typer.BadParameter.__base__  # click's UsageError (typer may vendor click)
+
+
+class _OneLineErrors(TyperGroup):
+    """A bad flag or argument is one ``error:`` line too (exit 2), not a usage box."""
+
+    def invoke(self, ctx: typer.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except _UsageError as exc:  # type: ignore[misc]
+            where = exc.ctx.command_path if exc.ctx else ctx.command_path
+            raise _fail(f"{exc.format_message()} (see {where} --help)", EXIT_USAGE) from None
+
+
 app = typer.Typer(
+    cls=_OneLineErrors,
     no_args_is_help=True,
     add_completion=False,
     help="Turn news reports into validated, source-grounded event records and summaries.",
@@ -60,20 +80,78 @@ ModeOpt = Annotated[
 
 
 def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(f"error: {message}", err=True)
+    typer.echo(f"error: {printable(message)}", err=True)
     return typer.Exit(code)
 
 
 def _settings(**flags: object) -> Settings:
+    """Settings from ``flags`` over the environment; a bad value is one line naming its flag or
+    environment variable."""
     try:
         return Settings(**{k: v for k, v in flags.items() if v is not None})
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise _fail(f"invalid setting {where}: {first['msg']}", EXIT_USAGE) from None
+        name = str(first["loc"][0]) if first["loc"] else "?"
+        if flags.get(name) is not None:
+            origin = "--" + name.replace("_", "-")
+        else:
+            alias = getattr(Settings.model_fields.get(name), "validation_alias", None)
+            envs = [c for c in getattr(alias, "choices", ()) if isinstance(c, str) and c.isupper()]
+            origin = " or ".join(envs or [f"SUMMARIZER_{name.upper()}"]) + " (environment or .env)"
+        message = first["msg"].removeprefix("Value error, ")
+        raise _fail(f"invalid setting {name} from {origin}: {message}", EXIT_USAGE) from None
 
 
-def _emit(results: list[ArticleAnalysis], fmt: Format, output: Path | None) -> None:
+def _out(text: str) -> None:
+    """Write ``text`` to stdout now; a closed or full stdout is an OSError (and Python's own
+    flush at exit is sent to /dev/null, so it adds no traceback)."""
+    if sys.stdout is None:
+        raise OSError("stdout is closed")
+    try:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    except OSError:
+        with contextlib.suppress(OSError, ValueError):  # ValueError: no descriptor (tests)
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise
+
+
+def _deliver(text: str, output: Path | None, *, keep: str | None = None) -> None:
+    """Write ``text`` to ``output`` (None: stdout). If that fails, one line says so; with
+    ``keep`` (what the text is) the text is first saved to a recovery file the line names."""
+    where = "stdout" if output is None else str(output)
+    try:
+        if output is None:
+            _out(text)
+        else:
+            output.write_text(text, encoding="utf-8")
+        return
+    except OSError as exc:
+        problem = f"cannot write {where}: {exc.strerror or exc}"
+    if keep:
+        suffix = output.suffix if output is not None else ".out"
+        try:
+            fd, saved = tempfile.mkstemp(prefix="summarizer-", suffix=suffix)
+            with os.fdopen(fd, "w", encoding="utf-8") as file:
+                file.write(text)
+            problem += f"; the {keep} is saved in {saved}"
+        except OSError as exc:
+            problem += f"; the {keep} could not be saved either ({exc.strerror or exc})"
+    raise _fail(problem, EXIT_USAGE)
+
+
+def _checked(output: Path | None, *inputs: Path | str | None) -> None:
+    """Refuse, before any work, an output that is an input or cannot be written."""
+    if output is not None:
+        try:
+            check_output(output, *inputs)
+        except SummarizerError as exc:
+            raise _fail(str(exc), exc.exit_code) from None
+
+
+def _emit(
+    results: list[ArticleAnalysis], fmt: Format, output: Path | None, *, keep: str | None = None
+) -> None:
     if fmt is Format.json:
         text = (
             to_json(results[0])
@@ -85,10 +163,7 @@ def _emit(results: list[ArticleAnalysis], fmt: Format, output: Path | None) -> N
         text += "\n"
     else:
         text = "\n".join(to_markdown(r) for r in results)
-    if output is None:
-        sys.stdout.write(text)
-    else:
-        output.write_text(text, encoding="utf-8")
+    _deliver(text, output, keep=keep)
 
 
 def _quiet_libraries() -> None:
@@ -119,6 +194,7 @@ def run(
 ) -> None:
     """Analyse one article: events, quotes and a summary, every span checked against the text."""
     _quiet_libraries()
+    _checked(output, file)
     settings = _settings(model=model, base_url=base_url, mode=mode)
     try:
         article = make_article(
@@ -134,7 +210,7 @@ def run(
             result = verify_module.apply(result, *verify_module.verify(result, settings))
     except SummarizerError as exc:
         raise _fail(str(exc), exc.exit_code) from None
-    _emit([result], fmt, output)
+    _emit([result], fmt, output, keep="result")
     if not result.validation.ok:
         errors = sum(i.is_error for i in result.validation.issues)
         typer.echo(f"warning: {errors} check(s) failed; see validation.issues", err=True)
@@ -154,12 +230,12 @@ def config(
         shown["resolved"] = {
             "provider": target.provider,
             "model": target.model,
-            "base_url": target.base_url,
+            "base_url": target.base_url and mask_url(target.base_url),
         }
     except SummarizerError as exc:
         shown["resolved"] = None
         shown["problem"] = str(exc)
-    typer.echo(json.dumps(shown, indent=2, default=str))
+    _deliver(json.dumps(shown, indent=2, default=str) + "\n", None)
 
 
 @app.command()
@@ -220,9 +296,9 @@ def validate(
     verdicts = validate_module.recheck_all(loaded, texts)
     if fmt is ReportFormat.json:
         shown = validate_module.as_json(verdicts, strictness.value)
-        typer.echo(json.dumps(shown, indent=2, ensure_ascii=False))
+        _deliver(json.dumps(shown, indent=2, ensure_ascii=False) + "\n", None)
     else:
-        sys.stdout.write(validate_module.report(verdicts, strictness.value))
+        _deliver(validate_module.report(verdicts, strictness.value), None)
     if any(v.failed(strictness.value) for v in verdicts):
         raise typer.Exit(1)
 
@@ -244,12 +320,15 @@ def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
 ) -> None:
     """Write every event as ACLED-style CSV, PLOVER JSONL, a flat CSV or Parquet (one row each)."""
+    _checked(output, records)
     loaded = _records(records)
     try:
         count = export_module.export(loaded, fmt, output)
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE) from None
-    typer.echo(f"{count} event(s) from {len(loaded)} record(s) -> {output} ({fmt})", err=True)
+    typer.echo(
+        printable(f"{count} event(s) from {len(loaded)} record(s) -> {output} ({fmt})"), err=True
+    )
 
 
 @app.command("eval")
@@ -276,6 +355,8 @@ def eval_(
     scored as missed), 2 on bad input or configuration.
     """
     _quiet_libraries()
+    _checked(output, records, dataset)
+    _checked(save_records, records, dataset, output)
     try:
         data = evaluate_module.load_dataset(dataset)
         if records is not None:
@@ -287,17 +368,17 @@ def eval_(
     except SummarizerError as exc:
         raise _fail(str(exc), exc.exit_code) from None
     if save_records is not None:
-        save_records.write_text(
-            "".join(r.model_dump_json() + "\n" for r in run.records), encoding="utf-8"
-        )
+        lines = "".join(r.model_dump_json() + "\n" for r in run.records)
+        _deliver(lines, save_records, keep="records")
     scores = evaluate_module.score(data, run.records)
     result = {"dataset": dataset, **scores, "errors": run.errors}
     if run.records:
         result["model"] = run.records[0].provenance.model
-    output.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    typer.echo(evaluate_module.table(scores))
+    _deliver(json.dumps(result, indent=2) + "\n", output, keep="scores")
+    table = evaluate_module.table(scores).splitlines()
+    _deliver("".join(printable(line) + "\n" for line in table), None)
     for error in run.errors:
-        typer.echo(f"error: {error['id']}: {error['message']}", err=True)
+        typer.echo(printable(f"error: {error['id']}: {error['message']}"), err=True)
     if run.errors:
         raise typer.Exit(1)
 
@@ -406,6 +487,7 @@ def report(
 ) -> None:
     """Write a self-contained HTML evidence report: the article with every span highlighted and
     linked to the events, quotes and bullets it supports (an index for several records)."""
+    _checked(output, records, source, articles)
     loaded = _records(records)
     texts: dict[str, str] = {}
     try:
@@ -417,7 +499,7 @@ def report(
         raise _fail(str(exc), exc.exit_code) from None
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE) from None
-    typer.echo(f"{len(loaded)} record(s) -> {output}", err=True)
+    typer.echo(printable(f"{len(loaded)} record(s) -> {output}"), err=True)
     if missing:
         typer.echo(
             f"warning: no article text for {missing} record(s) (matched by text_sha256); "

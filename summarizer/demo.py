@@ -22,18 +22,28 @@ from summarizer.schema import ArticleAnalysis
 from summarizer.settings import Settings
 from summarizer.source import Article, make_article
 
-DEMO_SETTINGS = Settings(
-    model="openai/gpt-4.1-mini",
-    base_url="http://127.0.0.1:8321/v1",
-    api_key=SecretStr("recorded-demo"),
-    mode="tools",
-    max_retries=2,
-    token_budget=60_000,
-    transport_retries=0,
-    temperature=0.0,
-    max_tokens=8192,
-)
-"""Fixed demo settings (environment and .env are not consulted for the demo)."""
+
+def demo_settings() -> Settings:
+    """Fixed demo settings: the environment and .env are not consulted (so a bad value there
+    cannot break the demo, nor, as settings built at import did, every command's ``--help``)."""
+    return Settings.model_construct(
+        model="openai/gpt-4.1-mini",
+        base_url="http://127.0.0.1:8321/v1",
+        api_key=SecretStr("recorded-demo"),
+        mode="tools",
+        max_retries=2,
+        token_budget=60_000,
+        transport_retries=0,
+        temperature=0.0,
+        max_tokens=8192,
+    )
+
+
+def __getattr__(name: str) -> Settings:  # ``DEMO_SETTINGS``, built when first asked for
+    if name == "DEMO_SETTINGS":
+        return demo_settings()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _SCRUBBED_REQUEST_HEADERS = [
     "authorization",
@@ -81,7 +91,7 @@ def cassette_path(article: Article) -> Path:
 def run(*, record: str | None = None) -> list[ArticleAnalysis]:
     """Analyse every example, replaying its cassette (or, with ``record=URL``, recording anew
     from the OpenAI-compatible server at URL)."""
-    settings = DEMO_SETTINGS.model_copy(update={"base_url": record} if record else {})
+    settings = demo_settings().model_copy(update={"base_url": record} if record else {})
     results = []
     for article in examples():
         path = cassette_path(article) if not record else _record_path(article)

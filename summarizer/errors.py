@@ -3,7 +3,10 @@ never contain secrets."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 EXIT_OK = 0
@@ -67,4 +70,50 @@ def redact(text: str, *secrets: str | None) -> str:
             text = text.replace(secret, "***")
     for pattern in _SECRET_PATTERNS:
         text = pattern.sub("***", text)
-    return text
+    return _URL.sub(lambda m: mask_url(m.group()), text)  # and credentials in URLs
+
+
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"'<>]+")
+_USERINFO = re.compile(r"(?<=://)[^/?#]*@")
+_PARAM_VALUE = re.compile(r"=[^&#;]*")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its credentials masked: the user info (``user:key@``) and every query or
+    fragment value become ``***``. The one masking rule for any URL shown to people."""
+    url = _USERINFO.sub("***@", url, count=1)
+    cut = min((i for i in (url.find("?"), url.find("#")) if i >= 0), default=len(url))
+    return url[:cut] + _PARAM_VALUE.sub("=***", url[cut:])
+
+
+_BIDI = (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))
+_UNPRINTABLE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))} | {
+    c: f"\\u{c:04x}" for c in (*_BIDI, 0x2028, 0x2029)
+}
+
+
+def printable(text: str) -> str:
+    """``text`` safe for a terminal line: control characters (C0, DEL, C1, so no escape
+    sequence), line separators and bidi overrides become visible ``\\xNN`` / ``\\uNNNN``."""
+    return text.translate(_UNPRINTABLE)
+
+
+def check_output(output: Path, *inputs: Path | str | None) -> None:
+    """Refuse (:class:`InputError`) an output that is one of ``inputs`` (the same file by any
+    path, symlinks and hard links included) or that cannot be written: checked before any work,
+    so nothing is overwritten and no paid result is lost."""
+    for given in inputs:
+        if given is None or str(given) == "-":
+            continue
+        with contextlib.suppress(OSError):
+            if Path(given).is_file() and os.path.samefile(output, given):
+                raise InputError(f"the output {output} is the input {given}; write elsewhere")
+    folder = output.parent
+    if output.is_dir():
+        raise InputError(f"cannot write {output}: it is a directory")
+    if output.exists() and not os.access(output, os.W_OK):
+        raise InputError(f"cannot write {output}: permission denied")
+    if not output.exists() and not folder.is_dir():
+        raise InputError(f"cannot write {output}: {folder} is not a directory")
+    if not output.exists() and not os.access(folder, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write {output}: permission denied in {folder}")

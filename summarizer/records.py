@@ -18,6 +18,23 @@ def _first_error(exc: ValidationError) -> str:
     return f"{'.'.join(str(p) for p in first['loc']) or 'record'}: {first['msg']}"
 
 
+def _unreadable(exc: Exception, where: str) -> InputError:
+    if isinstance(exc, json.JSONDecodeError):
+        return InputError(f"{where}: not JSON ({exc.msg})")
+    if isinstance(exc, RecursionError):
+        return InputError(f"{where}: JSON nested too deeply")
+    reason = str(exc).split(";")[0]  # e.g. an integer past Python's 4,300-digit limit
+    return InputError(f"{where}: unreadable JSON ({reason})")
+
+
+def _json(text: str, where: str) -> object:
+    """``text`` parsed; JSON that cannot be read is an :class:`InputError` naming ``where``."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise _unreadable(exc, where) from None
+
+
 def _read(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8-sig")  # no newline translation: offsets hold
@@ -36,18 +53,15 @@ def load_records(path: Path) -> list[ArticleAnalysis]:
             data = json.loads(text)
         except json.JSONDecodeError:
             data = None  # perhaps JSONL after all
+        except (ValueError, RecursionError) as exc:
+            raise _unreadable(exc, str(path)) from None
         if data is not None:
             items = data if isinstance(data, list) else [data]
             return [_record(item, f"{path} record {i + 1}") for i, item in enumerate(items)]
     records = []
     for n, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            item = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"{path} line {n}: not JSON ({exc.msg})") from None
-        records.append(_record(item, f"{path} line {n}"))
+        if line.strip():
+            records.append(_record(_json(line, f"{path} line {n}"), f"{path} line {n}"))
     return records
 
 
@@ -74,8 +88,8 @@ def load_texts(path: Path) -> dict[str, str]:
             if not line.strip():
                 continue
             try:
-                text = json.loads(line)["text"]
-            except (json.JSONDecodeError, KeyError, TypeError):
+                text = _json(line, f"{path} line {n}")["text"]  # type: ignore[index]
+            except (KeyError, TypeError):
                 raise InputError(f"{path} line {n}: no JSON object with a 'text' field") from None
             texts[sha256(text)] = text
         return texts

@@ -4,9 +4,12 @@ variables (``OPENAI_API_KEY`` / ``OPENAI_BASE_URL`` too) and a ``.env`` file."""
 from __future__ import annotations
 
 from typing import Literal
+from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from summarizer.errors import mask_url
 
 DEFAULT_MODEL = "openai/gpt-4.1-mini"
 
@@ -18,6 +21,8 @@ class Settings(BaseSettings):
         extra="ignore",
         populate_by_name=True,
         env_parse_none_str="none",
+        allow_inf_nan=False,
+        hide_input_in_errors=True,  # a base URL may carry a key: no value in any error text
     )
 
     model: str = Field(
@@ -57,9 +62,24 @@ class Settings(BaseSettings):
         "validation.ok false); strict fails the article instead (ChecksFailed, exit 1)",
     )
 
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 (raises for a bad port)
+        except ValueError:  # its text may quote a key (http://user:key read as host:port)
+            raise ValueError("not a URL (a malformed host or port)") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("not an http(s) URL with a host, e.g. http://localhost:8000/v1")
+        return url
+
     def masked(self) -> dict[str, object]:
-        """The settings as a dict with the API key masked, for display."""
+        """The settings as a dict with the API key and URL credentials masked, for display."""
         data = self.model_dump()
+        data["base_url"] = self.base_url and mask_url(self.base_url)
         key = self.api_key.get_secret_value() if self.api_key else None
         data["api_key"] = None if not key else ("****" + key[-4:] if len(key) > 12 else "****")
         return data

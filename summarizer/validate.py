@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from summarizer.checks import check, check_language
+from summarizer.errors import printable
 from summarizer.records import sha256
 from summarizer.schema import ArticleAnalysis, Issue
 
@@ -69,7 +70,8 @@ def recheck_all(records: Iterable[ArticleAnalysis], texts: dict[str, str]) -> li
 
 
 def report(verdicts: list[Verdict], strictness: Strictness) -> str:
-    """A readable report: one line per record, its issues below it, a closing count."""
+    """A readable report: one line per record, its issues below it, a closing count (control
+    characters escaped: ids and messages quote hostile input)."""
     lines = []
     for v in verdicts:
         status = "FAIL" if v.failed(strictness) else ("flagged" if v.errors else "ok")
@@ -84,7 +86,7 @@ def report(verdicts: list[Verdict], strictness: Strictness) -> str:
         f"{len(verdicts)} record(s): {sum(not v.errors for v in verdicts)} clean, "
         f"{failed} failed ({strictness})"
     )
-    return "\n".join(lines) + "\n"
+    return "".join(printable(line) + "\n" for line in lines)
 
 
 def as_json(verdicts: list[Verdict], strictness: Strictness) -> list[dict[str, object]]:

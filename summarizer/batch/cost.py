@@ -13,16 +13,20 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from summarizer.errors import ConfigError, InputError
 from summarizer.schema import Usage
 
 
 class Price(BaseModel):
-    input: float
-    cached_input: float
-    output: float
+    """US dollars per million tokens: finite, not negative."""
+
+    model_config = ConfigDict(allow_inf_nan=False)
+
+    input: float = Field(ge=0)
+    cached_input: float = Field(ge=0)
+    output: float = Field(ge=0)
 
 
 PRICES: dict[str, Price] = {
@@ -40,14 +44,19 @@ def load_prices(path: Path | None) -> dict[str, Price]:
     table = dict(PRICES)
     if path is None:
         return table
+    name = None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-        table.update({name: Price.model_validate(p) for name, p in data.items()})
+        for name, price in data.items():
+            table[name] = Price.model_validate(price)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, AttributeError, ValidationError) as exc:
-        first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
-        raise InputError(f"{path}: not a price table ({first})") from None
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in (name, *first["loc"]))
+        raise InputError(f"{path}: not a price table ({where}: {first['msg']})") from None
+    except (ValueError, AttributeError, RecursionError) as exc:
+        raise InputError(f"{path}: not a price table ({str(exc).split(';')[0]})") from None
     return table
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,14 @@ class Options:
     def __post_init__(self) -> None:
         if self.concurrency < 1:
             raise InputError("concurrency must be at least 1")
+        for name in ("rpm", "tpm", "max_cost", "max_tokens"):  # rates > 0, budgets >= 0
+            value, rate = getattr(self, name), name in ("rpm", "tpm")
+            if value is None or (math.isfinite(value) and (value > 0 if rate else value >= 0)):
+                continue
+            least = "above 0" if rate else "0 or more"
+            raise InputError(
+                f"--{name.replace('_', '-')} must be a finite number {least}, not {value}"
+            )
 
 
 @dataclass

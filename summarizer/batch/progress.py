@@ -1,5 +1,6 @@
 """Where a batch job is, for people: a rich progress bar on a terminal, plain periodic lines
-otherwise, and a summary table at the end (all on stderr)."""
+otherwise, and a summary table at the end (all on stderr; what may quote a provider or an input,
+such as the reason a job stopped, is shown with control characters escaped, never as markup)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,11 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
+from rich.text import Text
 
 from summarizer.batch.engine import Stats
 from summarizer.batch.journal import Record
+from summarizer.errors import printable
 
 
 def _money(cost: float | None) -> str:
@@ -88,11 +91,11 @@ class Reporter:
         eta = ""
         if s.total is not None and _rate(s) > 0:
             eta = f", ETA {max(0, s.total - s.done) / _rate(s):.0f}s"
-        self.console.print(
+        line = (
             f"batch: {s.done}{total} done ({s.cached} cached, {s.failed} errors), "
-            f"{_rate(s):.1f}/s{eta}, {_money(s.cost)}",
-            highlight=False,
+            f"{_rate(s):.1f}/s{eta}, {_money(s.cost)}"
         )
+        self.console.print(Text(printable(line)), highlight=False)
 
     def summary(self) -> Table:
         s, u = self.stats, self.stats.usage
@@ -119,6 +122,6 @@ class Reporter:
             rows.append(("Batch API answers re-asked", f"{s.reasked:,}"))
         if s.stopped:
             rows.append(("stopped", s.stopped))
-        for name, value in rows:
-            table.add_row(name, value)
+        for name, value in rows:  # Text: shown as it is (no rich markup), control chars escaped
+            table.add_row(name, Text(printable(value)))
         return table
