@@ -197,7 +197,7 @@ def _counts(records: list[ArticleAnalysis]) -> dict[str, list[tuple[str, str, in
 def _shown(value: Any) -> Any:
     """Every value the page shows (Jinja's ``finalize``): text with control characters escaped;
     markup (macros, and the article text marked ``|verbatim``) is already escaped."""
-    return printable(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+    return printable(value) if type(value) is str else value  # Markup is a str subclass
 
 
 @functools.cache

@@ -303,7 +303,10 @@ def test_an_injected_script_does_not_run_in_chromium(
     assert color != "rgb(255, 0, 0)"
     errors = _errors(browser)
     assert any("Content Security Policy" in e and "script" in e for e in errors), errors
-    # The page's own script still runs.
+    # The page's own stylesheet applies, and its script still runs.
+    assert _js(browser, "return getComputedStyle(document.getElementById('info')).position") == (
+        "fixed"
+    )
     link = browser.find_element(By.CSS_SELECTOR, "a.ref[data-ref='a0-e1-actor0']")
     ActionChains(browser).move_to_element(link).perform()
     assert _lit(browser) == seed.events[0].actors[0].evidence.text
