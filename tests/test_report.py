@@ -1,9 +1,13 @@
 """The HTML evidence report: built from real pipeline records, then loaded in Debian's headless
 chromium (installed by ``make test``'s ``browser`` step) to check highlights, links, hover, the
-filter box and that the page fetches nothing. The screenshots are saved under ``artifacts/``."""
+filter box and that the page fetches nothing; that hostile ids break nothing, and that the
+Content-Security-Policy runs no script but the page's own. The screenshots are saved under
+``artifacts/``."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +23,7 @@ from selenium.webdriver.common.by import By
 from typer.testing import CliRunner
 
 from summarizer.cli import app
+from summarizer.output import printable
 from summarizer.records import sha256
 from summarizer.report import refs, render, segments
 from summarizer.schema import ArticleAnalysis, Issue
@@ -54,6 +59,7 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         f"--user-data-dir={tmp_path_factory.mktemp('chromium')}", "--window-size=1400,1800",
     ):  # fmt: skip
         options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # console, for CSP reports
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
     try:
         yield driver
@@ -67,7 +73,20 @@ def _js(driver: Any, script: str, *args: Any) -> Any:
 
 def _open(driver: Any, html: str, path: Path) -> None:
     path.write_text(html, encoding="utf-8")
+    _errors(driver)  # drop what earlier pages logged
     driver.get(path.as_uri())
+
+
+def _errors(driver: Any) -> list[str]:
+    """The console errors (script errors, CSP violations) logged since the last call."""
+    return [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def _lit(driver: Any) -> str:
+    return _js(
+        driver,
+        "return Array.from(document.querySelectorAll('mark.hl')).map(m => m.textContent).join('')",
+    )
 
 
 # --------------------------------------------------------------------------- without a browser
@@ -95,6 +114,22 @@ def test_the_page_is_self_contained(records: list[ArticleAnalysis], by_sha: dict
     assert not re.search(r"""(?:src|href)\s*=\s*["']?(?:https?:)?//""", html)
     assert not re.search(r"<(?:link|img|iframe|object|embed)\b", html)
     assert "default-src 'none'" in html  # the browser itself refuses any fetch
+
+
+def test_the_policy_allows_only_the_pages_own_script_and_style(
+    records: list[ArticleAnalysis], by_sha: dict[str, str]
+) -> None:
+    html = render(records[:2], by_sha)
+    found = re.search(r'<meta http-equiv="Content-Security-Policy" content="([^"]+)">', html)
+    assert found
+    policy = dict(d.strip().split(" ", 1) for d in found[1].split(";"))
+    assert policy["default-src"] == "'none'"
+    assert "unsafe" not in found[1]
+    for tag in ("script", "style"):
+        blocks = re.findall(rf"<{tag}\b[^>]*>(.*?)</{tag}>", html, flags=re.S)
+        assert len(blocks) == 1, tag
+        digest = base64.b64encode(hashlib.sha256(blocks[0].encode()).digest()).decode()
+        assert policy[f"{tag}-src"] == f"'sha256-{digest}'", tag
 
 
 def test_report_command(records: list[ArticleAnalysis], tmp_path: Path) -> None:
@@ -169,11 +204,7 @@ def test_single_record_in_chromium(
     link = browser.find_element(By.CSS_SELECTOR, "a.ref[data-ref='a0-e1-actor0']")
     assert link.text == actor.name
     ActionChains(browser).move_to_element(link).perform()
-    lit = _js(
-        browser,
-        "return Array.from(document.querySelectorAll('mark.hl')).map(m => m.textContent).join('')",
-    )
-    assert lit == actor.evidence.text
+    assert _lit(browser) == actor.evidence.text
 
     # Hover a highlighted passage: the event row it supports lights up; a click explains it.
     mark = browser.find_element(By.CSS_SELECTOR, "mark[data-refs~='a0-e1-target0']")
@@ -251,3 +282,85 @@ def test_batch_index_and_filter_in_chromium(
     ARTIFACTS.mkdir(exist_ok=True)
     browser.save_screenshot(str(ARTIFACTS / "report-batch.png"))
     assert (ARTIFACTS / "report-batch.png").stat().st_size > 10_000
+
+
+@LOOPBACK
+def test_an_injected_script_does_not_run_in_chromium(
+    browser: Any, records: list[ArticleAnalysis], by_sha: dict[str, str], tmp_path: Path
+) -> None:
+    """Should an escaping bug let markup through, the policy still runs none of it."""
+    seed = records[0]
+    bug = (
+        '<script>window.injected = "script"</script>'
+        '<img src="x" onerror="window.injected = \'handler\'">'
+        '<p id="styled" style="color: rgb(255, 0, 0)">styled</p>'
+    )
+    html = render([seed], by_sha)
+    _open(browser, html.replace("<body>", "<body>" + bug, 1), tmp_path / "injected.html")
+
+    assert _js(browser, "return typeof window.injected") == "undefined"
+    color = _js(browser, "return getComputedStyle(document.getElementById('styled')).color")
+    assert color != "rgb(255, 0, 0)"
+    errors = _errors(browser)
+    assert any("Content Security Policy" in e and "script" in e for e in errors), errors
+    # The page's own stylesheet applies, and its script still runs.
+    assert _js(browser, "return getComputedStyle(document.getElementById('info')).position") == (
+        "fixed"
+    )
+    link = browser.find_element(By.CSS_SELECTOR, "a.ref[data-ref='a0-e1-actor0']")
+    ActionChains(browser).move_to_element(link).perform()
+    assert _lit(browser) == seed.events[0].actors[0].evidence.text
+
+
+HOSTILE_ID = 'x" y</script><!--\u2028<script>window.pwned = 1</script>\x1b[31m'
+
+
+@LOOPBACK
+def test_hostile_ids_do_not_break_the_report_in_chromium(
+    browser: Any, records: list[ArticleAnalysis], by_sha: dict[str, str], tmp_path: Path
+) -> None:
+    seed = records[0].model_copy(deep=True)  # the fixture is shared by the module
+    seed.article.id = HOSTILE_ID
+    first, second = seed.events[:2]
+    first.id, second.id = 'e"1 </script><!--\u2028', "e2' onmouseover='window.pwned = 2"
+    first.actors[0].name = '<img src=x onerror="window.pwned = 3">'
+    seed.summary.headline = "</h2><script>window.pwned = 4</script>"
+    seed.quotes[0].speaker.name = 'Mc"Kenzie</script>\u2028'
+    html = render([seed, records[1]], by_sha)
+    assert "\x1b" not in html and "\u2028" not in html  # control characters are shown escaped
+    _open(browser, html, tmp_path / "hostile.html")
+
+    assert _js(browser, "return typeof window.pwned") == "undefined"
+    assert _errors(browser) == []  # no script error, nothing refused
+    shown = _js(browser, "return document.querySelector('#a0 .meta b').textContent")
+    assert shown == printable(HOSTILE_ID)
+    assert browser.find_element(By.CSS_SELECTOR, "#a0 h2").text == seed.summary.headline
+
+    # Hover and click still work on the hostile event, its actor and the quote's speaker.
+    row = browser.find_element(By.CSS_SELECTOR, "#a0 tr.event")
+    link = row.find_element(By.CSS_SELECTOR, "td:nth-child(4) a.ref")
+    assert link.text == first.actors[0].name
+    ActionChains(browser).move_to_element(link).perform()
+    assert _lit(browser) == first.actors[0].evidence.text
+    speaker = browser.find_elements(By.CSS_SELECTOR, "#a0 ul.quotes li a.ref")[1]
+    assert speaker.text == printable(seed.quotes[0].speaker.name)
+    ActionChains(browser).move_to_element(speaker).perform()
+    assert _lit(browser) == seed.quotes[0].speaker.evidence.text
+    target = row.find_element(By.CSS_SELECTOR, "td:nth-child(5) a.ref").get_attribute("data-ref")
+    mark = next(
+        m
+        for m in browser.find_elements(By.CSS_SELECTOR, "#a0 mark")
+        if target in m.get_attribute("data-refs").split(" ")
+    )
+    ActionChains(browser).move_to_element(mark).perform()
+    assert "hl" in row.get_attribute("class")
+    mark.click()
+    info = browser.find_element(By.ID, "info").text
+    assert f"{printable(first.id)} target: {first.targets[0].name}" in info
+    assert f"→ {printable(first.id)}" in info  # the link to the event's row
+
+    # The filter finds the hostile article by its id.
+    browser.find_element(By.ID, "filter").send_keys("</script>")
+    assert browser.find_element(By.ID, "shown").text == "1 of 2 articles"
+    assert _js(browser, "return document.getElementById('a1').hidden") is True
+    assert _errors(browser) == []
