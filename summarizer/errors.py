@@ -92,10 +92,14 @@ _UNPRINTABLE = {c: f"\\x{c:02x}" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0
 }
 
 
-def printable(text: str) -> str:
+_UNPRINTABLE_IN_TEXT = {c: v for c, v in _UNPRINTABLE.items() if c not in (0x09, 0x0A)}
+
+
+def printable(text: str, *, lines: bool = False) -> str:
     """``text`` safe for a terminal line: control characters (C0, DEL, C1, so no escape
-    sequence), line separators and bidi overrides become visible ``\\xNN`` / ``\\uNNNN``."""
-    return text.translate(_UNPRINTABLE)
+    sequence), line separators and bidi overrides become visible ``\\xNN`` / ``\\uNNNN``.
+    ``lines=True`` keeps tabs and newlines (multi-line text in a page)."""
+    return text.translate(_UNPRINTABLE_IN_TEXT if lines else _UNPRINTABLE)
 
 
 def check_output(output: Path, *inputs: Path | str | None) -> None:

@@ -10,16 +10,10 @@ import html
 import re
 from collections.abc import Iterable
 
+from summarizer.errors import printable
 from summarizer.schema import Actor, ArticleAnalysis, Event, Span
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 _MARKDOWN = re.compile(r"[\\`*_\[\]]")
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters (terminal escapes, CR, bidi overrides, line separators)
-    written as Python escapes such as ``\\x1b``; tabs and newlines stay."""
-    return _CONTROL.sub(lambda m: m[0].encode("unicode_escape").decode(), text)
 
 
 def _md(text: object) -> str:

@@ -33,7 +33,8 @@ from typing import Any
 import jinja2
 from markupsafe import Markup, escape
 
-from summarizer.output import _date, _deaths, printable
+from summarizer.errors import printable
+from summarizer.output import _date, _deaths
 from summarizer.pipeline import __version__
 from summarizer.schema import ArticleAnalysis, Issue, Span
 
@@ -197,7 +198,7 @@ def _counts(records: list[ArticleAnalysis]) -> dict[str, list[tuple[str, str, in
 def _shown(value: Any) -> Any:
     """Every value the page shows (Jinja's ``finalize``): text with control characters escaped;
     markup (macros, and the article text marked ``|verbatim``) is already escaped."""
-    return printable(value) if type(value) is str else value  # Markup is a str subclass
+    return printable(value, lines=True) if type(value) is str else value  # Markup is a str subclass
 
 
 @functools.cache

@@ -10,7 +10,8 @@ import pytest
 from markdown_it import MarkdownIt
 from scripted_records import scripted_records
 
-from summarizer.output import printable, to_markdown
+from summarizer.errors import printable
+from summarizer.output import to_markdown
 from summarizer.schema import ArticleAnalysis, Issue
 
 HOSTILE = {
@@ -98,6 +99,7 @@ def test_markdown_renders_hostile_fields_as_text(hostile: ArticleAnalysis) -> No
 
 
 def test_printable_shows_control_characters() -> None:
-    assert printable("a\x1b[31mb\x07\x00\r\x9b\u202e\u2028\tc\nd") == (
-        "a\\x1b[31mb\\x07\\x00\\r\\x9b\\u202e\\u2028\tc\nd"
-    )
+    hostile = "a\x1b[31mb\x07\x00\r\x9b\u202e\u2028\tc\nd"
+    shown = "a\\x1b[31mb\\x07\\x00\\x0d\\x9b\\u202e\\u2028"
+    assert printable(hostile, lines=True) == shown + "\tc\nd"  # a page keeps its lines
+    assert printable(hostile) == shown + "\\x09c\\x0ad"  # a terminal line does not

@@ -23,7 +23,7 @@ from selenium.webdriver.common.by import By
 from typer.testing import CliRunner
 
 from summarizer.cli import app
-from summarizer.output import printable
+from summarizer.errors import printable
 from summarizer.records import sha256
 from summarizer.report import refs, render, segments
 from summarizer.schema import ArticleAnalysis, Issue
