@@ -280,7 +280,8 @@ class Journal:
                 self.done.add(id)
         except OSError as exc:
             self.close()
-            raise InputError(f"cannot write {exc.filename or output}: {exc.strerror}") from None
+            where = f" ({exc.filename})" if exc.filename and exc.filename != str(output) else ""
+            raise InputError(f"cannot write {output}: {exc.strerror}{where}") from None
         except BaseException:
             self.close()
             raise
