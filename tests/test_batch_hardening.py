@@ -351,6 +351,13 @@ def test_an_output_that_is_an_input_is_refused_before_any_work(
     errors_input.write_text(content, encoding="utf-8")
     result = runner.invoke(app, ["batch", str(errors_input), "-o", "out.jsonl", *NO_MODEL])
     _one_line_error(result, "is the job's own file")
+    out = tmp_path / "out.jsonl"
+    out.write_text("")
+    with out.open("rb") as redirected:  # summarizer batch - -o out.jsonl < out.jsonl
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(redirected))
+        assert inputs.check(["-"]) == ["-"]
+        with pytest.raises(InputError, match="input - is the job's own file"):
+            inputs.check(["-"], out)
     assert source.read_text() == content and errors_input.read_text() == content
 
 

@@ -18,10 +18,10 @@ from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from summarizer.batch.journal import ErrorRecord, IdIndex
+from summarizer.batch.journal import ErrorRecord, IdIndex, errors_path, lock_path
 from summarizer.errors import InputError
 from summarizer.source import (
-    MAX_BYTES,
+    MAX_CHARS,
     Article,
     describe,
     make_article,
@@ -34,8 +34,9 @@ FIELDS = ("id", "published", "title", "source", "url", "language")
 TEXT_SUFFIXES = (".txt", ".md")
 HTML_SUFFIXES = (".html", ".htm")
 TABLE_SUFFIXES = (".jsonl", ".ndjson", ".csv")
-LINE_LIMIT = MAX_BYTES + (1 << 16)
-"""Longest JSONL or CSV line read, in bytes: an article at the size limit plus its metadata."""
+LINE_LIMIT = 12 * MAX_CHARS + (1 << 16)
+"""Longest JSONL or CSV line read, in bytes: an article at the size limit written with JSON's
+longest escapes (12 bytes for a character outside the BMP), plus its metadata."""
 
 Item = Article | ErrorRecord
 
@@ -68,8 +69,6 @@ def check(inputs: Iterable[str], output: Path | None = None) -> list[str]:
 
 def _not_an_output(names: list[str], output: Path) -> None:
     """Refuse an input that is the output, its errors file or its lock (any path to them)."""
-    from summarizer.batch.journal import errors_path, lock_path
-
     for written in (output, errors_path(output), lock_path(output)):
         try:
             target = os.stat(written)

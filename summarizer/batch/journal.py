@@ -288,20 +288,16 @@ class Journal:
 
     def write(self, record: Record) -> None:
         """Append ``record`` durably (before anyone is told it is done)."""
-        assert self.results is not None and self.errors is not None
-        log = self.results if isinstance(record, ArticleAnalysis) else self.errors
+        assert self.results is not None and self.errors is not None and self.done is not None
+        analysis = isinstance(record, ArticleAnalysis)
+        log = self.results if analysis else self.errors
         try:
-            if isinstance(record, ArticleAnalysis):
-                log.append(record.model_dump_json())
-            else:
-                log.append(record.model_dump_json(exclude_none=True))
+            log.append(record.model_dump_json(exclude_none=not analysis))
         except OSError as exc:  # a full disk, a file system gone read-only
             raise InputError(
                 f"cannot write {log.path}: {exc.strerror}; run the same command again to resume"
             ) from None
-        if not isinstance(record, ArticleAnalysis):
-            self.error_count += 1
-        assert self.done is not None
+        self.error_count += not analysis
         self.done.add(record_id(record))
 
     def close(self) -> None:
