@@ -97,7 +97,7 @@ def count(inputs: Iterable[str]) -> int | None:
             total += sum(1 for _ in _csv_rows(path))
         elif suffix in TABLE_SUFFIXES:
             with path.open("rb") as handle:
-                total += sum(1 for line, _ in _lines(handle) if line.strip() or line is TOO_LONG)
+                total += sum(1 for line, _ in _lines(handle) if line is None or line.strip())
         else:
             total += 1
     return total
@@ -195,21 +195,18 @@ def _article(fields: dict[str, Any], where: str) -> Item:
         return ErrorRecord(id=id or where, code=exc.code, message=f"{where}: {exc}", source=where)
 
 
-TOO_LONG = b""
-"""What :func:`_lines` yields in place of a line longer than :data:`LINE_LIMIT`."""
-
-
-def _lines(handle: BinaryIO) -> Iterator[tuple[bytes, int]]:
+def _lines(handle: BinaryIO) -> Iterator[tuple[bytes | None, int]]:
     """``(line, number)`` for each line, never holding more than :data:`LINE_LIMIT` + 1 bytes of
-    it: a longer line is skipped unread and yielded as :data:`TOO_LONG` (the same object)."""
+    it: a longer line is skipped unread and yielded as None."""
     number = 0
     while line := handle.readline(LINE_LIMIT + 1):
         number += 1
         if len(line) > LINE_LIMIT and not line.endswith(b"\n"):
             while (rest := handle.readline(1 << 16)) and not rest.endswith(b"\n"):
                 pass
-            line = TOO_LONG
-        yield line, number
+            yield None, number
+        else:
+            yield line, number
 
 
 def _too_long(where: str) -> ErrorRecord:
@@ -219,7 +216,7 @@ def _too_long(where: str) -> ErrorRecord:
 def _jsonl(handle: BinaryIO, name: str) -> Iterator[tuple[str, Item]]:
     for raw, number in _lines(handle):
         where = f"{name}:{number}"
-        if raw is TOO_LONG:
+        if raw is None:
             yield where, _too_long(where)
             continue
         if not raw.strip():
@@ -263,7 +260,7 @@ class _Source:
             number, text = self.again.pop(0)
         else:
             raw, number = next(self._lines)
-            if raw is TOO_LONG:
+            if raw is None:
                 self.problems[number] = f"line {number} is longer than {LINE_LIMIT:,} bytes"
                 text = "\n"
             else:
