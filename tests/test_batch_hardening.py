@@ -351,6 +351,9 @@ def test_an_output_that_is_an_input_is_refused_before_any_work(
     errors_input.write_text(content, encoding="utf-8")
     result = runner.invoke(app, ["batch", str(errors_input), "-o", "out.jsonl", *NO_MODEL])
     _one_line_error(result, "is the job's own file")
+    (tmp_path / "docs").mkdir()
+    result = runner.invoke(app, ["batch", "docs", "-o", "docs/sub/out.txt", *NO_MODEL])
+    _one_line_error(result, "inside the input folder docs")
     out = tmp_path / "out.jsonl"
     out.write_text("")
     with out.open("rb") as redirected:  # summarizer batch - -o out.jsonl < out.jsonl

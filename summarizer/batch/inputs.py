@@ -68,7 +68,16 @@ def check(inputs: Iterable[str], output: Path | None = None) -> list[str]:
 
 
 def _not_an_output(names: list[str], output: Path) -> None:
-    """Refuse an input that is the output, its errors file or its lock (any path to them)."""
+    """Refuse an input that is the output, its errors file or its lock (any path to them), and an
+    output that a folder input would read as an article."""
+    if output.suffix.lower() in TEXT_SUFFIXES + HTML_SUFFIXES:
+        folders = [name for name in names if name != "-" and Path(name).is_dir()]
+        for name in folders:
+            if output.resolve().is_relative_to(Path(name).resolve()):
+                raise InputError(
+                    f"-o {output} is inside the input folder {name}, which would read it as an "
+                    "article; use another -o"
+                )
     for written in (output, errors_path(output), lock_path(output)):
         try:
             target = os.stat(written)
