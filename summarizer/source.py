@@ -40,6 +40,11 @@ class Article(BaseModel):
             )
         return text
 
+    @field_validator("published", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> dt.date | None:
+        return parse_date(value, "published")
+
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.text.encode("utf-8")).hexdigest()

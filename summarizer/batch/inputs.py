@@ -195,10 +195,9 @@ def _article(fields: dict[str, Any], where: str) -> Item:
             value = fields.get(name)
             if value is None or value == "":
                 continue
-            if not isinstance(value, str) and name != "published":  # parse_date checks it
+            if not isinstance(value, str) and name != "published":  # Article checks dates
                 raise InputError(f"'{name}' must be a string, not {describe(value)}")
             known[name] = value
-        known["published"] = parse_date(known.get("published"), "published")
         return make_article(text, id=id, **known)
     except InputError as exc:
         return ErrorRecord(id=id or where, code=exc.code, message=f"{where}: {exc}", source=where)
