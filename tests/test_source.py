@@ -74,3 +74,10 @@ def test_parse_date_takes_only_yyyy_mm_dd(value: object, shown: str) -> None:
         parse_date(value, "--published")
     message = str(caught.value)
     assert message == f"--published must be an ISO date YYYY-MM-DD like 2020-03-13, not {shown}"
+
+
+def test_an_article_takes_the_same_dates_as_parse_date() -> None:
+    """Article itself applies the rule: pydantic alone read 1555200000 as a Unix time."""
+    with pytest.raises(InputError, match="published must be an ISO date YYYY-MM-DD"):
+        make_article("Talks resumed.", published=1_555_200_000)
+    assert make_article("x", published="2019-04-14").published == dt.date(2019, 4, 14)
