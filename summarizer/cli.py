@@ -419,8 +419,14 @@ def batch(
         bool, typer.Option("--retry-errors", help="analyse again the model/provider failures")
     ] = False,
     poll: Annotated[float, typer.Option(hidden=True, help="Batch API poll interval (s)")] = 30.0,
+    wait: Annotated[
+        bool, typer.Option("--wait", help="wait for another job on OUTPUT instead of refusing")
+    ] = False,
 ) -> None:
-    """Analyse many articles; run the same command again to resume where it stopped."""
+    """Analyse many articles; run the same command again to resume where it stopped.
+
+    One job at a time per OUTPUT: a second one exits 2 naming the first one's pid (or waits).
+    """
     import asyncio
 
     from summarizer.batch import inputs as batch_inputs
@@ -437,7 +443,7 @@ def batch(
             pass
 
     try:
-        names = batch_inputs.check(inputs)
+        names = batch_inputs.check(inputs, output)
         options = Options(
             concurrency=concurrency,
             rpm=rpm,
@@ -449,6 +455,7 @@ def batch(
             output=output,
             restart=restart,
             retry_errors=retry_errors,
+            wait=wait,
             engine=engine.value,
             poll_s=poll,
         )

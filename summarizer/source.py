@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import sys
-from pathlib import Path
+from typing import BinaryIO
 
 from pydantic import BaseModel, field_validator
 
@@ -13,6 +14,8 @@ from summarizer.errors import InputError
 
 MAX_CHARS = 200_000
 """Longest article accepted, in characters (about 50k tokens): longer input is refused."""
+MAX_BYTES = MAX_CHARS * 4
+"""Most bytes read from one input (UTF-8 takes up to 4 bytes a character); reading stops there."""
 
 
 class Article(BaseModel):
@@ -36,6 +39,11 @@ class Article(BaseModel):
                 f"the article has {len(text):,} characters; the limit is {MAX_CHARS:,}"
             )
         return text
+
+    @field_validator("published", mode="before")
+    @classmethod
+    def _iso_date(cls, value: object) -> dt.date | None:
+        return parse_date(value, "published")
 
     @property
     def sha256(self) -> str:
@@ -65,14 +73,38 @@ def make_article(text: str, **meta: object) -> Article:
         raise InputError(str(exc)) from None
 
 
+def describe(value: object) -> str:
+    """A value as an error message shows it: a short repr for a string, the JSON type otherwise."""
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:40] + "…")
+    kinds = {bool: "a boolean", int: "a number", float: "a number", dict: "an object"}
+    kinds |= {list: "an array", type(None): "null"}
+    return kinds.get(type(value), f"a {type(value).__name__}")
+
+
+def stdin() -> BinaryIO:
+    """Standard input as bytes; an InputError when the process was started with it closed."""
+    if sys.stdin is None:  # Python's own answer when file descriptor 0 was closed at start
+        raise InputError("cannot read -: standard input is closed")
+    return sys.stdin.buffer
+
+
 def read_text(path: str) -> str:
-    """Read UTF-8 text from a file path or ``-`` (stdin); undecodable bytes are an InputError."""
+    """Read UTF-8 text from a file path or ``-`` (stdin); undecodable bytes are an InputError.
+
+    At most :data:`MAX_BYTES` + 1 bytes are read: a longer input is refused without reading it."""
     try:
-        data = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        if path == "-":
+            data = stdin().read(MAX_BYTES + 1)
+        else:
+            with open(path, "rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_CHARS * 4:
-        raise InputError(f"{path} is {len(data):,} bytes; the limit is {MAX_CHARS:,} characters")
+    if len(data) > MAX_BYTES:
+        raise InputError(
+            f"{path} is more than {MAX_BYTES:,} bytes; the limit is {MAX_CHARS:,} characters"
+        )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -81,14 +113,33 @@ def read_text(path: str) -> str:
         ) from None
 
 
-def parse_date(value: str | dt.date | None, what: str = "date") -> dt.date | None:
-    """Parse an ISO date (``YYYY-MM-DD``); ``None`` passes through."""
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(value: object, what: str = "date") -> dt.date | None:
+    """Parse a date written exactly ``YYYY-MM-DD``; ``None`` and dates pass through.
+
+    Anything else (``20200313``, ``2020-W11-5``, a number, ``true``) is an InputError."""
     if value is None or isinstance(value, dt.date):
         return value
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise InputError(f"{what} must be an ISO date like 2020-03-13, not {value!r}") from None
+    if isinstance(value, str) and _ISO_DATE.fullmatch(value):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise InputError(
+        f"{what} must be an ISO date YYYY-MM-DD like 2020-03-13, not {describe(value)}"
+    )
 
 
-__all__ = ["MAX_CHARS", "Article", "InputError", "make_article", "parse_date", "read_text"]
+__all__ = [
+    "MAX_BYTES",
+    "MAX_CHARS",
+    "Article",
+    "InputError",
+    "describe",
+    "make_article",
+    "parse_date",
+    "read_text",
+    "stdin",
+]

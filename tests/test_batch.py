@@ -188,7 +188,9 @@ def test_retry_errors_takes_out_model_failures_but_keeps_input_errors(tmp_path: 
     for id, code in [("a", "provider_error"), ("b", "bad_input"), ("c", "invalid_answer")]:
         journal.write(ErrorRecord(id=id, code=code, message="m"))
     journal.close()
-    assert Journal(out).error_count == 3  # a plain resume keeps them all
+    journal = Journal(out)
+    assert journal.error_count == 3  # a plain resume keeps them all
+    journal.close()
 
     journal = Journal(out, retry_errors=True)
     assert journal.retried == 2 and journal.error_count == 1

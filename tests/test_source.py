@@ -52,3 +52,32 @@ def test_parse_date() -> None:
     assert parse_date(None) is None
     with pytest.raises(InputError, match="ISO date"):
         parse_date("13/03/2020", "--published")
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("20200313", "'20200313'"),  # accepted by date.fromisoformat since Python 3.11
+        ("2020-W11-5", "'2020-W11-5'"),
+        ("2020-03-13T10:00", "'2020-03-13T10:00'"),
+        ("２０２０-03-13", "'２０２０-03-13'"),  # full-width digits
+        ("2020-02-30", "'2020-02-30'"),
+        (20200313, "a number"),
+        (True, "a boolean"),
+        ({"x": 1}, "an object"),
+        (["2020-03-13"], "an array"),
+        ("x" * 5000, "'" + "x" * 40 + "…'"),
+    ],
+)
+def test_parse_date_takes_only_yyyy_mm_dd(value: object, shown: str) -> None:
+    with pytest.raises(InputError) as caught:
+        parse_date(value, "--published")
+    message = str(caught.value)
+    assert message == f"--published must be an ISO date YYYY-MM-DD like 2020-03-13, not {shown}"
+
+
+def test_an_article_takes_the_same_dates_as_parse_date() -> None:
+    """Article itself applies the rule: pydantic alone read 1555200000 as a Unix time."""
+    with pytest.raises(InputError, match="published must be an ISO date YYYY-MM-DD"):
+        make_article("Talks resumed.", published=1_555_200_000)
+    assert make_article("x", published="2019-04-14").published == dt.date(2019, 4, 14)

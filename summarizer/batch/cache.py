@@ -18,7 +18,9 @@ import zlib
 from pathlib import Path
 
 from summarizer import llm, prompts
+from summarizer.batch.journal import make_folder
 from summarizer.checks import CheckedExtraction
+from summarizer.errors import InputError
 from summarizer.pipeline import __version__
 from summarizer.schema import ArticleAnalysis
 from summarizer.settings import Settings
@@ -60,30 +62,52 @@ def key(article: Article, settings: Settings) -> str:
 
 
 class Cache:
-    """Analyses by key; safe to share between processes (WAL, busy timeout)."""
+    """Analyses by key; safe to share between processes (WAL, busy timeout).
+
+    A path that cannot hold the cache (a folder, a file that is not one, no write permission) is
+    an :class:`InputError`; a stored entry that no longer reads back is a miss."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.execute(
-            "CREATE TABLE IF NOT EXISTS analyses (key TEXT PRIMARY KEY, record BLOB NOT NULL)"
-        )
+        try:
+            make_folder(path)
+            self._db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise self._unusable(exc) from None
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute(
+                "CREATE TABLE IF NOT EXISTS analyses (key TEXT PRIMARY KEY, record BLOB NOT NULL)"
+            )
+            self._db.execute("BEGIN IMMEDIATE")  # can we write? (a read-only file says no here)
+            self._db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise self._unusable(exc) from None
+
+    def _unusable(self, exc: BaseException) -> InputError:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return InputError(f"cannot use {self.path} as the cache: {reason} (see --cache)")
 
     def get(self, key: str, article: Article) -> ArticleAnalysis | None:
         """The cached analysis for ``key``, labelled with ``article``'s id and metadata."""
         row = self._db.execute("SELECT record FROM analyses WHERE key = ?", (key,)).fetchone()
         if row is None:
             return None
-        analysis = ArticleAnalysis.model_validate_json(zlib.decompress(row[0]))
+        try:
+            analysis = ArticleAnalysis.model_validate_json(zlib.decompress(row[0]))
+        except (zlib.error, TypeError, ValueError):  # damaged: analyse again and overwrite it
+            return None
         meta = analysis.article.model_copy(update={"id": article.key, "url": article.url})
         return analysis.model_copy(update={"article": meta})
 
     def put(self, key: str, analysis: ArticleAnalysis) -> None:
         blob = zlib.compress(analysis.model_dump_json().encode("utf-8"), 1)
-        self._db.execute("INSERT OR REPLACE INTO analyses VALUES (?, ?)", (key, blob))
+        try:
+            self._db.execute("INSERT OR REPLACE INTO analyses VALUES (?, ?)", (key, blob))
+        except sqlite3.Error as exc:
+            raise self._unusable(exc) from None
 
     def close(self) -> None:
         self._db.close()

@@ -53,6 +53,7 @@ class Options:
     output: Path | None = None  # journal (and resume) here when given
     restart: bool = False
     retry_errors: bool = False  # analyse again the ids whose error record is a model failure
+    wait: bool = False  # wait for another job holding ``output`` instead of refusing
     engine: Engine = "realtime"
     poll_s: float = 30.0  # Batch API engine: seconds between status polls
 
@@ -127,6 +128,7 @@ class Job:
                 self.options.output,
                 restart=self.options.restart,
                 retry_errors=self.options.retry_errors,
+                wait=self.options.wait,
             )
             if self.options.output
             else None
@@ -135,7 +137,12 @@ class Job:
         self.stats.retried = self.journal.retried if self.journal else 0
         path = self.options.cache
         path = cache_module.default_path() if path is True else path
-        self.cache = cache_module.Cache(path) if path else None
+        try:
+            self.cache = cache_module.Cache(path) if path else None
+        except BaseException:
+            if self.journal:
+                self.journal.close()  # and its lock
+            raise
         self._client: Any = None
         self._static_tokens: int | None = None
         self._backlog: asyncio.Semaphore | None = None

@@ -6,15 +6,19 @@ journal cuts it off, so that article counts as not done and is analysed again. R
 again reads the ids already written and skips them; with ``retry_errors``, the error records of
 model and provider failures are first taken out of ``OUT.errors.jsonl`` (a new file replaces it
 atomically), so those articles are analysed again. Ids are kept in an :class:`IdIndex`, on disk,
-so a job's memory does not grow with its size.
+so a job's memory does not grow with its size. One job at a time holds an output: see :class:`Lock`.
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import logging
 import os
 import re
 import sqlite3
+import weakref
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
@@ -78,6 +82,68 @@ def record_id(record: Record) -> str:
     return record.article.id if isinstance(record, ArticleAnalysis) else record.id
 
 
+def make_folder(path: Path) -> None:
+    """Create the folder ``path`` goes in; a file in the way is a ``NotADirectoryError``."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:  # what mkdir says when a parent is a file
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), exc.filename) from None
+
+
+def lock_path(output: Path) -> Path:
+    """``OUT.jsonl`` -> ``OUT.jsonl.lock`` beside the file the output path leads to."""
+    output = output.resolve()
+    return output.with_name(f"{output.name}.lock")
+
+
+class Lock:
+    """An exclusive ``flock`` on ``OUT.jsonl.lock``, which holds the owner's pid: a second job on
+    the same output is refused at once (or waits, with ``wait``). The kernel releases the lock
+    when its process dies, ``kill -9`` included, so a lock file left behind blocks nobody."""
+
+    def __init__(self, output: Path, *, wait: bool = False) -> None:
+        self.path = lock_path(output)
+        while True:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+                if not wait:
+                    os.close(fd)
+                    raise InputError(
+                        f"{output} is in use by another batch job (pid {holder}); wait for it to "
+                        "end, or add --wait"
+                    ) from None
+                logging.getLogger("summarizer").warning(
+                    "%s is in use by another batch job (pid %s); waiting for it", output, holder
+                )
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            except BaseException:
+                os.close(fd)
+                raise
+            if self._still_there(fd):
+                break
+            os.close(fd)  # its last holder removed the file as it let go: lock the one there now
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._unlock = weakref.finalize(self, os.close, fd)  # also when dropped unreleased
+
+    def _still_there(self, fd: int) -> bool:
+        try:
+            on_disk = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        held = os.fstat(fd)
+        return (on_disk.st_dev, on_disk.st_ino) == (held.st_dev, held.st_ino)
+
+    def release(self) -> None:
+        """Remove the lock file, then let go (a waiter then locks a new file)."""
+        if self._unlock.alive:
+            self.path.unlink(missing_ok=True)
+            self._unlock()
+
+
 def errors_path(output: Path) -> Path:
     """``OUT.jsonl`` -> ``OUT.errors.jsonl`` (any other name gets ``.errors.jsonl`` appended)."""
     name = output.name.removesuffix(".jsonl")
@@ -111,7 +177,7 @@ class AppendLog:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_folder(path)
         self._fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
         self._cut_torn_tail()
 
@@ -183,32 +249,62 @@ class AppendLog:
 class Journal:
     """The output pair of a batch job, and the ids it already holds."""
 
-    def __init__(self, output: Path, *, restart: bool = False, retry_errors: bool = False) -> None:
+    def __init__(
+        self,
+        output: Path,
+        *,
+        restart: bool = False,
+        retry_errors: bool = False,
+        wait: bool = False,
+    ) -> None:
         self.output = output
         if output.is_dir():
             raise InputError(f"--output {output} is a directory; give a .jsonl file")
-        if restart:
-            for path in (output, errors_path(output)):
-                path.unlink(missing_ok=True)
-        self.results = AppendLog(output)
-        self.errors = AppendLog(errors_path(output))
-        self.retried = self.errors.drop_retryable() if retry_errors else 0
-        self.error_count = 0  # error records in the output, from every run
-        self.done = IdIndex(self.results.ids())
-        for id in self.errors.ids():
-            self.error_count += 1
-            self.done.add(id)
+        self.lock: Lock | None = None
+        self.results: AppendLog | None = None
+        self.errors: AppendLog | None = None
+        self.done: IdIndex | None = None
+        try:
+            make_folder(output)
+            self.lock = Lock(output, wait=wait)
+            if restart:
+                for path in (output, errors_path(output)):
+                    path.unlink(missing_ok=True)
+            self.results = AppendLog(output)
+            self.errors = AppendLog(errors_path(output))
+            self.retried = self.errors.drop_retryable() if retry_errors else 0
+            self.error_count = 0  # error records in the output, from every run
+            self.done = IdIndex(self.results.ids())
+            for id in self.errors.ids():
+                self.error_count += 1
+                self.done.add(id)
+        except OSError as exc:
+            self.close()
+            where = f" ({exc.filename})" if exc.filename and exc.filename != str(output) else ""
+            raise InputError(f"cannot write {output}: {exc.strerror}{where}") from None
+        except BaseException:
+            self.close()
+            raise
 
     def write(self, record: Record) -> None:
         """Append ``record`` durably (before anyone is told it is done)."""
-        if isinstance(record, ArticleAnalysis):
-            self.results.append(record.model_dump_json())
-        else:
-            self.errors.append(record.model_dump_json(exclude_none=True))
-            self.error_count += 1
+        assert self.results is not None and self.errors is not None and self.done is not None
+        analysis = isinstance(record, ArticleAnalysis)
+        log = self.results if analysis else self.errors
+        try:
+            log.append(record.model_dump_json(exclude_none=not analysis))
+        except OSError as exc:  # a full disk, a file system gone read-only
+            raise InputError(
+                f"cannot write {log.path}: {exc.strerror}; run the same command again to resume"
+            ) from None
+        self.error_count += not analysis
         self.done.add(record_id(record))
 
     def close(self) -> None:
-        self.results.close()
-        self.errors.close()
-        self.done.close()
+        for log in (self.results, self.errors):
+            if log is not None:
+                log.close()
+        if self.done is not None:
+            self.done.close()
+        if self.lock is not None:
+            self.lock.release()
