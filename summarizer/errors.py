@@ -47,6 +47,10 @@ class ProviderError(ModelError):
     code = "provider_error"
 
 
+class ProviderUnreachable(ProviderError):
+    """No connection to the provider at all (refused, unknown host): nothing was tried."""
+
+
 class ChecksFailed(SummarizerError):
     """Strict mode: the record still fails checks after every re-ask (``analysis`` holds it)."""
 
@@ -57,11 +61,15 @@ class ChecksFailed(SummarizerError):
         self.analysis = analysis
 
 
-_SECRET_PATTERNS = (re.compile(r"sk-[A-Za-z0-9_\-*]{6,}"), re.compile(r"(?i)bearer\s+\S+"))
+_SECRET_PATTERNS = (
+    re.compile(r"sk-[A-Za-z0-9_\-*]{6,}"),
+    re.compile(r"(?i)bearer\s+\S+"),
+    re.compile(r"(?<=://)[^/@\s]+(?=@)"),  # credentials in a URL: scheme://user:key@host
+)
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Remove API keys (given ones and anything shaped like one) from ``text``."""
+    """Remove API keys (given ones, anything shaped like one, and URL credentials) from ``text``."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")
