@@ -339,6 +339,7 @@ class Job:
         total.prompt_tokens += usage.prompt_tokens
         total.completion_tokens += usage.completion_tokens
         total.cached_tokens += usage.cached_tokens
+        total.estimated = total.estimated or usage.estimated
         self.limits.observe(usage)
 
 
