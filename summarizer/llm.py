@@ -354,8 +354,8 @@ def provider_error(
 
 @contextlib.contextmanager
 def provider_errors(target: Target) -> Iterator[None]:
-    """Raise any openai error inside the block as :func:`provider_error` does (no raw provider
-    message, no key, reaches a traceback)."""
+    """Raise any openai error inside the block as the :func:`provider_error` it maps to, so
+    neither the provider's raw message nor a key reaches a traceback."""
     try:
         yield
     except openai.APIError as exc:

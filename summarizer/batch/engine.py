@@ -30,8 +30,9 @@ from summarizer.batch import requests
 from summarizer.batch.cost import PRICES, Budget, Estimate, Price, price_for
 from summarizer.batch.inputs import Item, from_records
 from summarizer.batch.journal import ErrorRecord, Journal, Record
-from summarizer.batch.limits import Limits, count_tokens, prompt_tokens
+from summarizer.batch.limits import Limits
 from summarizer.errors import InputError, ProviderUnreachable, SummarizerError, redact
+from summarizer.llm import count_tokens, prompt_tokens
 from summarizer.pipeline import aanalyze
 from summarizer.schema import ArticleAnalysis, Usage
 from summarizer.settings import Settings

@@ -41,10 +41,8 @@ from typing import Any
 from aiolimiter import AsyncLimiter
 
 from summarizer.batch.cost import COMPLETION_GUESS
-from summarizer.llm import count_tokens, prompt_tokens
+from summarizer.llm import prompt_tokens
 from summarizer.schema import Usage
-
-__all__ = ["Limits", "count_tokens", "prompt_tokens"]
 
 BACKOFF = 0.85  # a 429 cuts the request rate to this share of the rate accepted
 RECOVERY = 0.02  # then it grows back by this share of the cut rate per second
