@@ -24,10 +24,11 @@ import pytest
 from conftest import DATA, ROOT
 from scripted_server import ScriptedServer, load_fixtures
 
-from summarizer.batch import inputs
+from summarizer.batch import inputs, requests
 from summarizer.batch.cost import COMPLETION_GUESS, Budget, load_prices
 from summarizer.batch.engine import MAX_UNREACHABLE, Job, Options
 from summarizer.batch.journal import ErrorRecord, errors_path
+from summarizer.llm import prompt_tokens
 from summarizer.schema import Usage
 
 MUCSUM = sorted((DATA / "articles").glob("*.txt"))
@@ -62,6 +63,24 @@ def test_max_tokens_stops_a_job_whose_replies_carry_no_usage(
     assert all(r.usage.estimated and r.usage.prompt_tokens > 2_000 for r in records)
     assert job.stats.stopped and "--max-tokens 12,000 reached" in job.stats.stopped
     assert job.stats.left == 4 - len(records)
+
+
+@pytest.mark.scripted_only
+@pytest.mark.vcr
+def test_batch_api_answers_without_usage_are_counted_here(
+    tmp_path: Path, make_settings: Any
+) -> None:
+    options = Options(engine="openai-batch", output=tmp_path / "o.jsonl", cache=False, poll_s=0)
+    job = Job(make_settings("no-usage"), options)
+    records = _run(job, _articles(2))
+
+    assert len(records) == 2 and job.stats.reasked == 0
+    for record, source in zip(sorted(records, key=lambda r: r.article.id), MUCSUM, strict=False):
+        article = inputs.make_article(source.read_text(encoding="utf-8"), id=source.stem)
+        assert record.usage.estimated and record.usage.calls == 1
+        assert record.usage.prompt_tokens == prompt_tokens(requests.body(article, job.settings))
+        assert record.usage.completion_tokens > 100
+    assert job.stats.usage.estimated  # the job totals say so too
 
 
 # ------------------------------------------------------------------------------ admission
