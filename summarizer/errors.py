@@ -50,6 +50,10 @@ class ProviderError(ModelError):
     code = "provider_error"
 
 
+class ProviderUnreachable(ProviderError):
+    """No connection to the provider at all (refused, unknown host): nothing was tried."""
+
+
 class ChecksFailed(SummarizerError):
     """Strict mode: the record still fails checks after every re-ask (``analysis`` holds it)."""
 
@@ -64,7 +68,7 @@ _SECRET_PATTERNS = (re.compile(r"sk-[A-Za-z0-9_\-*]{6,}"), re.compile(r"(?i)bear
 
 
 def redact(text: str, *secrets: str | None) -> str:
-    """Remove API keys (given ones and anything shaped like one) from ``text``."""
+    """Remove API keys (given ones, anything shaped like one, and URL credentials) from ``text``."""
     for secret in secrets:
         if secret:
             text = text.replace(secret, "***")

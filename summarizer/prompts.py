@@ -4,12 +4,18 @@ The system message (instructions and the code tables, identical for every articl
 the article last, so providers' prefix caching can reuse the prefix. The user message is left as a
 template: instructor renders it with the ``context`` variables, so the article is passed as a value
 and never parsed as Jinja (braces in news text stay intact).
+
+The article is data, never instructions: it sits between an opening and a closing tag named by
+:func:`boundary`, a name derived from the article and its metadata that occurs in none of them, so
+no text inside the block can end it. The same article always gets the same tag (cassettes match
+on the full request body).
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,11 +71,24 @@ def load() -> Prompt:
     return Prompt(system=system, user_template=user)
 
 
+def boundary(*texts: str | None) -> str:
+    """A tag name derived from ``texts`` that occurs in none of them (case folded)."""
+    folded = [t.casefold() for t in texts if t]
+    seed = "\0".join(folded).encode()
+    for n in itertools.count():
+        digest = hashlib.sha256(seed + f"\0{n}".encode()).hexdigest()
+        tag = f"article-{digest[:16]}"
+        if not any(tag in text for text in folded):
+            return tag
+    raise AssertionError("unreachable")
+
+
 def context(article: Article) -> dict[str, Any]:
     """Template variables for the user message; also instructor's validation context."""
     published = article.published
     return {
         "article": article.text,
+        "boundary": boundary(article.text, article.title, article.source),
         "published": published.isoformat() if published else None,
         "weekday": published.strftime("%A") if published else None,
         "title": article.title,

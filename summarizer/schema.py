@@ -201,6 +201,10 @@ class Usage(BaseModel):
     completion_tokens: int = 0
     cached_tokens: int = 0
     latency_s: float = 0.0
+    estimated: bool = Field(
+        default=False,
+        description="A reply came without token counts; summarizer counted them (tiktoken).",
+    )
 
 
 class Provenance(BaseModel):

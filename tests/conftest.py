@@ -64,6 +64,23 @@ def _isolated_environment(
     monkeypatch.chdir(tmp_path)
 
 
+@pytest.fixture(autouse=True)
+def _every_interaction_played(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Replay fails a test whose cassette holds an interaction it did not play: a stale answer
+    (a recording appended to an old cassette) cannot hide in a cassette."""
+    if request.node.get_closest_marker("vcr") is None or _recording(request.config):
+        yield
+        return
+    cassette = request.getfixturevalue("vcr")  # set up first, so still open at our teardown
+    yield
+    unplayed = [
+        f"{r.method} {r.path}"
+        for i, r in enumerate(cassette.requests)
+        if cassette.play_counts[i] == 0
+    ]
+    assert not unplayed, f"{cassette._path}: interactions no test plays: {unplayed}"
+
+
 @pytest.fixture(scope="module")
 def vcr_config() -> dict[str, Any]:
     return project_vcr_config()

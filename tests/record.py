@@ -5,8 +5,9 @@
                                     # configured by SUMMARIZER_MODEL / SUMMARIZER_BASE_URL /
                                     # OPENAI_API_KEY; scripted failures and the demo stay scripted
 
-Starts the scripted server in tests/scripted_server.py, records the demo cassettes
-(cassettes/demo/), then runs pytest with --record-mode=rewrite.
+Deletes every cassette first, so no stale interaction or orphan cassette can stay (recording
+overwrites, never appends); then starts the scripted server in tests/scripted_server.py, records
+the demo cassettes (cassettes/demo/), and runs pytest with --record-mode=rewrite.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--live", action="store_true", help="record against a real provider")
     args = parser.parse_args()
+    for cassette in (ROOT / "cassettes").rglob("*.yaml"):
+        cassette.unlink()
     with ScriptedServer(load_fixtures(ROOT)) as server:
         for analysis in demo.run(record=server.url):
             print(f"demo cassette: {analysis.article.id} ({analysis.usage.calls} call)")

@@ -25,6 +25,12 @@ Scenarios, chosen by substrings of the request's ``model`` (they combine; no mat
     * ``never-valid``: always the corrupted answer.
     * ``broken-json``: always invalid JSON (the first half of the serialised answer).
       Takes precedence over ``never-valid`` and ``reask-once``.
+    * ``broken-reask``: attempt 1 gets :func:`corrupt` (answer) (well-formed, fails a check), every
+      re-ask invalid JSON.
+    * ``no-usage``: answers carry no ``usage`` (as some OpenAI-compatible servers do).
+    * ``refuse-key``: every request whose body contains it (a chat request naming it as its model,
+      or a Batch API upload of such requests) gets HTTP 401 with a message that echoes the bearer
+      key, as some providers do. The one place the server reads a request header.
     * ``rate-limited``: the first request per (model, fixture id) gets HTTP 429 with
       ``retry-after: 1`` and ``x-ratelimit-remaining-requests: 0``; later ones are served.
     * ``server-error-once``: the first request per (model, fixture id) gets HTTP 500.
@@ -41,8 +47,8 @@ Usage (deterministic estimates, see :func:`estimate_usage`)
 
 Stable output for cassettes: ``created`` is fixed, ids are derived from fixture id and attempt
 (``chatcmpl-scripted-<id>-<attempt>``, tool call ``call_<attempt>``), and the ``Date`` header
-is fixed. Request headers (e.g. Authorization) are never read back, echoed or logged, and
-nothing is written to stderr per request.
+is fixed. Request headers (e.g. Authorization) are never read back, echoed or logged (except by
+``refuse-key``), and nothing is written to stderr per request.
 
 Load, faults and the Batch API (batch jobs and their benchmark), all off by default
     * ``Traffic(rpm=..., fault_rate=..., faults=..., seed=..., hang_s=..., limit_headers=...)``:
@@ -94,7 +100,16 @@ FIXED_HTTP_DATE = "Tue, 14 Nov 2023 22:13:20 GMT"  # == CREATED, keeps cassette 
 FABRICATED_SENTENCE = "We will never negotiate with anyone, ever."
 RESPONSES_DIR = Path("tests/responses")
 ARTICLE_DIRS: tuple[Path, ...] = (Path("examples"), Path("tests/data/articles"))
-SCENARIOS = ("reask-once", "never-valid", "broken-json", "rate-limited", "server-error-once")
+SCENARIOS = (
+    "reask-once",
+    "never-valid",
+    "broken-json",
+    "broken-reask",
+    "rate-limited",
+    "server-error-once",
+    "no-usage",
+    "refuse-key",
+)
 MODELS = ("scripted", *(f"scripted-{name}" for name in SCENARIOS))
 
 FAULTS = ("server_error", "timeout", "malformed_json", "schema_invalid")
@@ -433,11 +448,12 @@ class ScriptedServer:
 
         attempt = attempt_number(messages)
         text = json.dumps(fixture.answer, ensure_ascii=False)
-        if "broken-json" in wanted or fault == "malformed_json":
+        broken_reask = "broken-reask" in wanted and attempt > 1
+        if "broken-json" in wanted or fault == "malformed_json" or broken_reask:
             text = text[: max(1, len(text) // 2)]  # a proper prefix of an object: never valid
         elif fault == "schema_invalid":
             text = json.dumps(_schema_invalid(fixture.answer), ensure_ascii=False)
-        elif "never-valid" in wanted or ("reask-once" in wanted and attempt == 1):
+        elif "never-valid" in wanted or (wanted & {"reask-once", "broken-reask"} and attempt == 1):
             try:
                 text = json.dumps(corrupt(fixture.answer), ensure_ascii=False)
             except ValueError as exc:
@@ -463,7 +479,7 @@ class ScriptedServer:
             output = f"```json\n{text}\n```" if _wants_codeblock(body, messages) else text
             message = {"role": "assistant", "content": output, "refusal": None}
             finish_reason = "stop"
-        return {
+        reply = {
             "id": f"chatcmpl-scripted-{fixture.id}-{attempt}",
             "object": "chat.completion",
             "created": CREATED,
@@ -474,6 +490,9 @@ class ScriptedServer:
             ],
             "usage": estimate_usage(body, output),
         }
+        if "no-usage" in wanted:
+            del reply["usage"]
+        return reply
 
     # ------------------------------------------------------------------ Files + Batches API
 
@@ -820,6 +839,11 @@ class _Handler(BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length) if length > 0 else b""
+        if b"refuse-key" in raw:  # the scenario: a provider that echoes the key it refuses
+            key = self.headers.get("Authorization", "").removeprefix("Bearer ")
+            message = f"Incorrect API key provided: {key}. You can find your API key elsewhere."
+            self._send(401, _error(message, "invalid_request_error", "invalid_api_key"))
+            return
         if self._batch_api_post(cast(_HTTPServer, self.server).app, self._path(), raw):
             return
         if self._path() not in ("/v1/chat/completions", "/chat/completions"):

@@ -12,6 +12,7 @@ from conftest import RESPONSES, all_spans, load_example, mucsum_documents
 from scripted_server import FABRICATED_SENTENCE
 
 from summarizer import ArticleAnalysis, ModelError, asummarize, summarize
+from summarizer.llm import prompt_tokens
 from summarizer.prompts import load as load_prompt
 from summarizer.schema import Event
 
@@ -186,3 +187,31 @@ def test_unparseable_answers_raise_with_usage(make_settings: Any) -> None:
     assert error.attempts == 3
     assert error.usage.calls == 3 and error.usage.prompt_tokens > 0
     assert "\n" not in str(error) and "Invalid JSON" in str(error)
+
+
+@pytest.mark.scripted_only
+@pytest.mark.vcr
+def test_a_broken_last_answer_keeps_the_last_well_formed_one(make_settings: Any) -> None:
+    result = _seed(make_settings("broken-reask"))  # attempt 1 well-formed, then broken JSON
+
+    assert result.usage.calls == 3
+    assert not result.validation.ok  # attempt 1's answer failed a check: it is flagged
+    codes = [i.code for i in result.validation.issues]
+    assert "span_unaligned" in codes and "earlier_answer_kept" in codes
+    kept = next(i for i in result.validation.issues if i.code == "earlier_answer_kept")
+    assert kept.severity == "warning" and "attempt 1" in kept.message
+    assert len(result.events) >= 6 and result.summary.bullets
+
+
+@pytest.mark.scripted_only
+@pytest.mark.vcr
+def test_a_reply_without_usage_is_counted_here(make_settings: Any, vcr: Any) -> None:
+    result = _seed(make_settings("no-usage"))
+
+    assert "usage" not in json.loads(vcr.responses[0]["body"]["string"])
+    assert result.validation.ok
+    assert result.usage.estimated
+    assert result.usage.calls == 1
+    sent = json.loads(vcr.requests[0].body)  # counted with tiktoken: what was really sent
+    assert result.usage.prompt_tokens == prompt_tokens(sent) > 2_000
+    assert result.usage.completion_tokens > 500

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -79,13 +80,57 @@ def dollars(usage: Usage, price: Price | None, *, batch: bool = False) -> float 
     return total * (BATCH_DISCOUNT if batch else 1.0)
 
 
+COMPLETION_GUESS = 1_500  # answer tokens per call until the job has seen some
+
+
+class Estimate(NamedTuple):
+    """What one article is expected to spend; admitted against the budget, settled when done."""
+
+    tokens_in: int
+    tokens_out: int
+    cached: int = 0  # of tokens_in, read from the provider's prompt cache (re-asks)
+    first: int = 0  # the estimate of its first request's prompt alone (what is learned against)
+
+
+@dataclass
+class Learned:
+    """Running totals over the articles finished in this run: what an article really costs."""
+
+    articles: int = 0
+    calls: int = 0
+    first: int = 0  # first-request prompt estimates
+    prompt: int = 0
+    cached: int = 0
+    completion: int = 0
+
+    def add(self, first: int, usage: Usage) -> None:
+        self.articles += 1
+        self.calls += usage.calls
+        self.first += first
+        self.prompt += usage.prompt_tokens
+        self.cached += usage.cached_tokens
+        self.completion += usage.completion_tokens
+
+    def estimate(self, first: int) -> Estimate:
+        """An article whose first request has ``first`` prompt tokens: one call and a
+        ``COMPLETION_GUESS`` answer until articles have finished, then their averages (calls,
+        re-asks with their growing history, cached share and answer length all included)."""
+        if not self.articles or not self.first:
+            return Estimate(first, COMPLETION_GUESS, 0, first)
+        tokens_in = round(first * self.prompt / self.first)
+        cached = round(tokens_in * self.cached / self.prompt) if self.prompt else 0
+        return Estimate(tokens_in, round(self.completion / self.articles), cached, first)
+
+
 @dataclass
 class Budget:
     """Spending so far against ``max_cost`` dollars and ``max_tokens`` tokens for one run.
 
     Work is admitted only while what is spent, plus the estimate of what is in flight, plus the
     estimate of the next article stays within the limits; so the run stops before it would cross
-    them (up to the error of the estimates), keeping finished work and accounting for the rest.
+    them, up to the error of the estimates. The estimates are learned (:class:`Learned`): after
+    the first articles, an article is expected to cost what the finished ones cost on average, so
+    the overshoot is bounded by the articles in flight.
     """
 
     price: Price | None
@@ -96,21 +141,31 @@ class Budget:
     reserved_cost: float = 0.0
     reserved_tokens: int = 0
     stopped: str | None = None
+    learned: Learned = field(default_factory=Learned)
 
     def __post_init__(self) -> None:
         if self.max_cost is not None and self.price is None:
             raise ConfigError("--max-cost needs a price for this model; pass --prices FILE")
 
-    def estimate_cost(self, tokens_in: int, tokens_out: int, batch: bool = False) -> float:
-        usage = Usage(prompt_tokens=tokens_in, completion_tokens=tokens_out)
+    def estimate(self, first: int) -> Estimate:
+        """The expected spend of an article whose first request has ``first`` prompt tokens."""
+        return self.learned.estimate(first)
+
+    def estimate_cost(
+        self, tokens_in: int, tokens_out: int, batch: bool = False, cached: int = 0
+    ) -> float:
+        usage = Usage(prompt_tokens=tokens_in, completion_tokens=tokens_out, cached_tokens=cached)
         return dollars(usage, self.price, batch=batch) or 0.0
 
-    def admit(self, tokens_in: int, tokens_out: int, *, batch: bool = False) -> bool:
+    def admit(
+        self, tokens_in: int, tokens_out: int, *, batch: bool = False, cached: int = 0
+    ) -> bool:
         """Reserve an article's estimated spend, or stop the run (and say why) if it won't fit.
         ``batch``: at Batch API prices."""
         if self.stopped:
             return False
-        tokens, cost = tokens_in + tokens_out, self.estimate_cost(tokens_in, tokens_out, batch)
+        tokens = tokens_in + tokens_out
+        cost = self.estimate_cost(tokens_in, tokens_out, batch, cached)
         if self.max_tokens is not None and self.tokens + self.reserved_tokens + tokens > (
             self.max_tokens
         ):
@@ -124,13 +179,23 @@ class Budget:
         return True
 
     def settle(
-        self, tokens_in: int, tokens_out: int, usage: Usage | None, *, batch: bool = False
+        self,
+        tokens_in: int,
+        tokens_out: int,
+        usage: Usage | None,
+        *,
+        batch: bool = False,
+        cached: int = 0,
+        first: int = 0,
     ) -> None:
-        """Replace an admitted article's reservation by what it really used."""
+        """Replace an admitted article's reservation by what it really used; with ``first`` (its
+        first request's estimate), learn from it."""
         self.reserved_tokens -= tokens_in + tokens_out
-        self.reserved_cost -= self.estimate_cost(tokens_in, tokens_out, batch)
+        self.reserved_cost -= self.estimate_cost(tokens_in, tokens_out, batch, cached)
         if usage is not None:
             self.charge(usage, batch=batch)
+            if first and usage.calls:
+                self.learned.add(first, usage)
 
     def charge(self, usage: Usage, *, batch: bool = False) -> None:
         self.tokens += usage.prompt_tokens + usage.completion_tokens

@@ -6,7 +6,9 @@ budget admits it, the article is analysed by :func:`summarizer.pipeline.aanalyze
 plus re-asks) in one of ``concurrency`` slots, at the pace :mod:`summarizer.batch.limits` allows.
 Every record is written to the journal (and an analysis to the cache first) before it is
 reported. A job stopped by its budget or a fatal provider error finishes the articles in flight
-and leaves the rest for the next run.
+and leaves the rest for the next run. A provider that cannot be reached at all is fatal after
+:data:`MAX_UNREACHABLE` articles in a row failed to connect: those articles get no error record
+(nothing was tried) and are left for the next run too.
 """
 
 from __future__ import annotations
@@ -26,17 +28,19 @@ import openai
 from summarizer import llm
 from summarizer.batch import cache as cache_module
 from summarizer.batch import requests
-from summarizer.batch.cost import PRICES, Budget, Price, price_for
+from summarizer.batch.cost import PRICES, Budget, Estimate, Price, price_for
 from summarizer.batch.inputs import Item, from_records
 from summarizer.batch.journal import ErrorRecord, Journal, Record
-from summarizer.batch.limits import Limits, count_tokens, prompt_tokens
-from summarizer.errors import InputError, SummarizerError, redact
+from summarizer.batch.limits import Limits
+from summarizer.errors import InputError, ProviderUnreachable, SummarizerError, redact
+from summarizer.llm import count_tokens, prompt_tokens
 from summarizer.pipeline import aanalyze
 from summarizer.schema import ArticleAnalysis, Usage
 from summarizer.settings import Settings
 from summarizer.source import Article, make_article
 
 Engine = Literal["realtime", "openai-batch"]
+MAX_UNREACHABLE = 5  # articles in a row whose requests could not connect: the job stops
 
 
 @dataclass
@@ -147,6 +151,7 @@ class Job:
         self._static_tokens: int | None = None
         self._backlog: asyncio.Semaphore | None = None
         self._out: asyncio.Queue[Record | None] | None = None
+        self._unreachable: list[ErrorRecord] = []  # written once the provider answers again
 
     # -------------------------------------------------------------------------------- public
 
@@ -196,6 +201,7 @@ class Job:
                     async for article, key in todo:
                         await self.limits.slots.acquire()
                         group.create_task(self.realtime(article, key))
+            await self._reached()  # connection failures the job did not stop for are errors
         except ExceptionGroup as group:  # one error (bad input, a bug): raise it as it is
             if len(group.exceptions) == 1:
                 raise group.exceptions[0] from None
@@ -226,20 +232,31 @@ class Job:
                 continue
             yield item, key
 
-    def admit(self, article: Article, *, batch: bool = False) -> tuple[int, int] | None:
-        """Reserve the budget for ``article``; None (and the job stops) when it does not fit."""
+    def admit(self, article: Article, *, batch: bool = False) -> Estimate | None:
+        """Reserve the budget for ``article`` (what finished articles cost on average, see
+        :class:`~summarizer.batch.cost.Learned`); None (and the job stops) when it does not fit."""
         if self._static_tokens is None:  # system prompt + schema: the same for every article
             probe = make_article(".")
             body = requests.body(probe, self.settings)
             self._static_tokens = prompt_tokens(body) - count_tokens(probe.text)
-        estimate = (
-            self._static_tokens + count_tokens(article.text),
-            self.limits.completion_guess,
-        )
-        if not self.budget.admit(*estimate, batch=batch):
+        estimate = self.budget.estimate(self._static_tokens + count_tokens(article.text))
+        if not self.budget.admit(
+            estimate.tokens_in, estimate.tokens_out, batch=batch, cached=estimate.cached
+        ):
             self.stats.left += 1
             return None
         return estimate
+
+    def settle(self, estimate: Estimate, usage: Usage | None, *, batch: bool = False) -> None:
+        """Replace an admitted article's reservation by what it used, and learn from it."""
+        self.budget.settle(
+            estimate.tokens_in,
+            estimate.tokens_out,
+            usage,
+            batch=batch,
+            cached=estimate.cached,
+            first=estimate.first,
+        )
 
     # ------------------------------------------------------------------------------- realtime
 
@@ -262,8 +279,9 @@ class Job:
                 return
             record = await self.analyse(article)
             usage = record.usage if record is not None else None
-            self.budget.settle(*estimate, usage)
+            self.settle(estimate, usage)
             if record is not None:
+                await self._reached()
                 await self.emit(record, key=key, fresh=True)
         finally:
             self.limits.slots.release()
@@ -279,13 +297,32 @@ class Job:
                 if usage is not None:
                     self.budget.charge(usage)
                 return None
-            return ErrorRecord(
+            record = ErrorRecord(
                 id=article.key,
                 code=exc.code,
                 message=redact(str(exc), self.target.api_key),
                 attempts=getattr(exc, "attempts", 0),
                 usage=usage,
             )
+            if not isinstance(exc, ProviderUnreachable):
+                return record
+            self._unreachable.append(record)
+            if len(self._unreachable) >= MAX_UNREACHABLE:
+                url = redact(str(self.client().client.base_url), self.target.api_key)
+                self.limits.fatal = (
+                    f"cannot reach {url} ({len(self._unreachable)} articles in a row could not "
+                    "connect)"
+                )
+                self.stats.left += len(self._unreachable)
+                self._unreachable.clear()
+            return None
+
+    async def _reached(self) -> None:
+        """The provider answered (or the job ended without giving up on it): the connection
+        failures held back were real failures of their articles, so write them."""
+        held, self._unreachable = self._unreachable, []
+        for record in held:
+            await self.emit(record, fresh=True)
 
     # -------------------------------------------------------------------------------- writing
 
@@ -319,6 +356,7 @@ class Job:
         total.prompt_tokens += usage.prompt_tokens
         total.completion_tokens += usage.completion_tokens
         total.cached_tokens += usage.cached_tokens
+        total.estimated = total.estimated or usage.estimated
         self.limits.observe(usage)
 
 

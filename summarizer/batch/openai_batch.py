@@ -13,6 +13,10 @@
    (:func:`summarizer.batch.requests.parse`). Valid ones become records; invalid or failed ones, and
    any article a batch did not answer (expired, cancelled), go through the realtime engine, which
    re-asks as usual. Records go to the same OUT / OUT.errors files.
+
+A provider error of the Files or Batches API stops the job as a
+:class:`~summarizer.errors.ProviderError`, mapped and redacted as the realtime engine's are
+(:func:`summarizer.llm.provider_errors`); the batches already saved are picked up by the next run.
 """
 
 from __future__ import annotations
@@ -31,8 +35,10 @@ from pydantic import ValidationError
 
 from summarizer import llm
 from summarizer.batch import requests
+from summarizer.batch.cost import Estimate
 from summarizer.pipeline import finish
 from summarizer.schema import Usage
+from summarizer.settings import Settings
 from summarizer.source import Article
 
 if TYPE_CHECKING:
@@ -55,9 +61,13 @@ class BatchAPI:
         self.state: dict[str, Any] = {"batches": []}
         if self.folder and (self.folder / "state.json").exists() and not job.options.restart:
             self.state = json.loads((self.folder / "state.json").read_text(encoding="utf-8"))
-        self.pending: dict[str, tuple[Article, str | None, tuple[int, int] | None]] = {}
+        self.pending: dict[str, tuple[Article, str | None, Estimate | None]] = {}
 
     async def run(self, todo: AsyncIterator[tuple[Article, str | None]]) -> None:
+        with llm.provider_errors(self.job.target):
+            await self._run(todo)
+
+    async def _run(self, todo: AsyncIterator[tuple[Article, str | None]]) -> None:
         submitted = {cid for batch in self.state["batches"] for cid in batch["custom_ids"]}
         fresh: list[Article] = []
         async for article, key in todo:
@@ -175,12 +185,15 @@ class BatchAPI:
 
     async def _collect(self, batch_id: str, group: asyncio.TaskGroup) -> None:
         client = self._raw()
-        while (batch := await client.batches.retrieve(batch_id)).status not in DONE:
-            await asyncio.sleep(self.job.options.poll_s)
-        for file_id in (batch.output_file_id, batch.error_file_id):
-            if not file_id:
-                continue
-            content = await client.files.content(file_id)
+        with llm.provider_errors(self.job.target):  # in the task group: not covered by run's
+            while (batch := await client.batches.retrieve(batch_id)).status not in DONE:
+                await asyncio.sleep(self.job.options.poll_s)
+            contents = [
+                await client.files.content(file_id)
+                for file_id in (batch.output_file_id, batch.error_file_id)
+                if file_id
+            ]
+        for content in contents:
             for line in content.text.splitlines():
                 if line.strip():
                     await self._answer(json.loads(line), group)
@@ -194,9 +207,9 @@ class BatchAPI:
         usage = None
         if response.get("status_code") == 200:
             completion = ChatCompletion.model_validate(response["body"])
-            usage = _usage(completion, str(llm.resolve(self.job.settings)))
+            usage = _usage(completion, article, self.job.settings)
             if estimate is not None:
-                self.job.budget.settle(*estimate, usage, batch=True)
+                self.job.settle(estimate, usage, batch=True)
             else:
                 self.job.budget.charge(usage, batch=True)
             try:
@@ -208,7 +221,7 @@ class BatchAPI:
                 await self.job.emit(analysis, key=key, fresh=True)
                 return
         elif estimate is not None:
-            self.job.budget.settle(*estimate, None, batch=True)
+            self.job.settle(estimate, None, batch=True)
         self.job.stats.reasked += 1
         if usage is not None:
             self.job.count_usage(usage)
@@ -235,13 +248,18 @@ def _write(path: Path, content: bytes) -> None:
     temporary.replace(path)
 
 
-def _usage(completion: ChatCompletion, model: str) -> Usage:
+def _usage(completion: ChatCompletion, article: Article, settings: Settings) -> Usage:
+    """The answer's token counts; counted here when the provider gave none."""
     usage = completion.usage
-    details = usage.prompt_tokens_details if usage else None
+    estimated = usage is None
+    if usage is None:
+        usage = llm.estimated_usage(requests.body(article, settings), completion)
+    details = usage.prompt_tokens_details
     return Usage(
-        model=completion.model or model,
+        model=completion.model or str(llm.resolve(settings)),
         calls=1,
-        prompt_tokens=usage.prompt_tokens if usage else 0,
-        completion_tokens=usage.completion_tokens if usage else 0,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
         cached_tokens=(details.cached_tokens or 0) if details else 0,
+        estimated=estimated,
     )
