@@ -95,6 +95,8 @@ def run(*, record: str | None = None) -> list[ArticleAnalysis]:
     results = []
     for article in examples():
         path = cassette_path(article) if not record else _record_path(article)
+        if record:  # vcrpy's "all" keeps old interactions: start from an empty cassette
+            path.unlink(missing_ok=True)
         mode = "all" if record else "none"
         with vcr.VCR(**vcr_config()).use_cassette(str(path), record_mode=mode):
             try:

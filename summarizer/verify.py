@@ -50,7 +50,9 @@ def context(analysis: ArticleAnalysis) -> dict[str, Any]:
         {"bullet": i, "text": b.text, "evidence": [s.text for s in b.evidence]}
         for i, b in enumerate(analysis.summary.bullets)
     ]
-    return {"bullets": json.dumps(bullets, indent=1, ensure_ascii=False)}
+    # "<" as its JSON escape: no bullet or evidence text can close the <bullets> block
+    text = json.dumps(bullets, indent=1, ensure_ascii=False).replace("<", "\\u003c")
+    return {"bullets": text}
 
 
 def verify(

@@ -33,3 +33,23 @@ def test_the_demo_plays_every_interaction_of_its_cassettes(
         assert len(cassette) > 0 and cassette.all_played, (
             f"{cassette._path}: {len(cassette)} interactions, {cassette.play_count} played"
         )
+
+
+def test_recording_the_demo_starts_from_an_empty_cassette(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """A stale interaction left in a demo cassette does not survive a re-recording."""
+    article = next(iter(demo.examples()))
+    stale = tmp_path / f"{article.key}.yaml"
+    stale.write_text("stale interaction\n", encoding="utf-8")
+    removed: list[Any] = []
+
+    def stop(self: vcr.VCR, path: str, **kwargs: Any) -> Any:
+        removed.append(not stale.exists())
+        raise RuntimeError("stop before any request")
+
+    monkeypatch.setattr(demo, "_record_path", lambda article: stale)
+    monkeypatch.setattr(vcr.VCR, "use_cassette", stop)
+    with pytest.raises(RuntimeError, match="stop before any request"):
+        demo.run(record="http://127.0.0.1:9/v1")
+    assert removed == [True]
