@@ -55,7 +55,7 @@ from summarizer.faithfulness import (
     unsupported,
 )
 from summarizer.grounding import Grounded, attribution_window, clean_quote, ground, normalize
-from summarizer.schema import Event, Extraction, Issue, Quote, Span, Summary
+from summarizer.schema import Event, Extraction, Issue, Quote, Span, Summary, item_path
 from summarizer.taxonomy import country_codes, disagreements
 
 MAX_HEADLINE_WORDS = 15
@@ -225,7 +225,7 @@ def check_summary(summary: Summary, text: str, allowed: set[str]) -> Iterator[Is
                 f"summary.{field}", "summary_unsupported", f"not in the article: {_list(missing)}"
             )
     for i, bullet in enumerate(summary.bullets):
-        path = f"summary.bullets[{i}]"
+        path = item_path("summary.bullets", bullet.id, i)
         missing = unsupported(bullet.text, text, allowed)
         if missing:
             yield _issue(path, "bullet_unsupported", f"not in the article: {_list(missing)}")
@@ -284,8 +284,12 @@ def check(
 ) -> list[Issue]:
     """Run every rule over built records; return the issues found (empty when clean)."""
     issues: list[Issue] = []
-    named = [("events", events), ("quotes", quotes), ("summary", summary)]
-    for path, span in (found for name, part in named for found in _spans(part, name)):
+    parts: list[tuple[str, BaseModel]] = [
+        (item_path("events", e.id, n), e) for n, e in enumerate(events)
+    ]
+    parts += [(item_path("quotes", q.id, n), q) for n, q in enumerate(quotes)]
+    parts += [(item_path("summary.bullets", b.id, n), b) for n, b in enumerate(summary.bullets)]
+    for path, span in (found for where, part in parts for found in _spans(part, where)):
         if text[span.start : span.end] != span.text or span.end < span.start:
             issues.append(
                 _issue(
@@ -294,7 +298,7 @@ def check(
             )
     codes = country_codes()
     for i, ev in enumerate(events):
-        path = f"events[{i}]"
+        path = item_path("events", ev.id, i)
         issues += check_date(ev, path, published)
         for code, message in disagreements(
             ev.plover, ev.plover_mode, ev.acled_event_type, ev.acled_sub_event_type, ev.cameo_root
@@ -315,11 +319,12 @@ def check(
                     )
                 )
     for i, q in enumerate(quotes):
-        issues += check_quote(q, f"quotes[{i}]", text)
+        path = item_path("quotes", q.id, i)
+        issues += check_quote(q, path, text)
         if q.speaker.country is not None and q.speaker.country not in codes:
             issues.append(
                 _issue(
-                    f"quotes[{i}].speaker.country",
+                    f"{path}.speaker.country",
                     "country_unknown",
                     f"{q.speaker.country!r} is not an ISO 3166-1 alpha-3 or PLOVER actor code",
                 )
