@@ -50,6 +50,7 @@ from summarizer.faithfulness import (
     WEEKDAYS,
     Finding,
     date_words,
+    digits,
     negation_flip,
     numbers,
     unsupported,
@@ -258,7 +259,7 @@ def check_fatalities(event: Event, path: str) -> Iterator[Issue]:
         yield _issue(p, "fatalities_range", f"min {f.min} is greater than max {f.max}")
     if f.estimated:
         return
-    words = normalize(f.text or "")[0].split()
+    words = digits(f.text or "").split()  # 'two hundred' is one figure
     figures = [(i, int(float(n))) for i, w in enumerate(words) for n in numbers(w)]
     stated = [n for _, n in figures]
     if f.text is None:

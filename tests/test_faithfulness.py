@@ -35,6 +35,17 @@ SOURCE = (
         ("3.5 km", {"3.5"}),
         ("dozens of people", {"12"}),
         ("no figure at all", set()),
+        ("two hundred people", {"200"}),  # was {2, 100}
+        ("one hundred and twenty", {"120"}),
+        ("a five-year-old boy", {"5"}),  # a number word inside a hyphenated compound
+        ("a thirty-five-year-old man", {"35"}),
+        ("50, 000 troops", {"50000"}),  # tokenised thousands, was {50, 000}
+        ("in 2019, 200 people", {"2019", "200"}),  # a year and a figure stay apart
+        ("1.8 million voters", {"1800000"}),
+        ("three million", {"3000000"}),
+        ("hundreds of people", set()),  # vague, not a figure
+        ("the first and second attacks", set()),  # ordinals spelled out are not figures
+        ("the 21st attack", {"21"}),
     ],
 )
 def test_numbers(text: str, found: set[str]) -> None:
@@ -68,6 +79,36 @@ def test_numbers(text: str, found: set[str]) -> None:
 )
 def test_unsupported(claim: str, findings: list[Finding]) -> None:
     assert unsupported(claim, SOURCE) == findings
+
+
+@pytest.mark.parametrize(
+    ("claim", "support", "missing"),
+    [
+        ("Iranian drones struck.", "Iran sent drones.", []),  # the README's promise
+        ("Iraqi officials spoke.", "Officials in Iraq spoke.", []),
+        ("The Salvadoran president spoke.", "El Salvador's president spoke.", []),
+        ("Afghan forces fired.", "Forces in Afghanistan fired.", []),
+        ("Two Americans died.", "Two US soldiers died.", []),
+        ("US troops left.", "American troops left.", []),
+        ("The United States said so.", "The U.S. said so.", []),
+        ("Chinese ships sailed.", "Ships from China sailed.", []),
+        ("Iranian drones struck.", "Iraq sent drones.", ["Iranian"]),
+        ("Syrian troops fired.", "Troops fired.", ["Syrian"]),
+        ("The United Kingdom said so.", "The U.S. said so.", ["Kingdom", "United"]),
+    ],
+)
+def test_a_demonym_or_alias_is_supported_by_its_country(
+    claim: str, support: str, missing: list[str]
+) -> None:
+    assert [f.words for f in unsupported(claim, support) if f.kind == "name"] == missing
+
+
+def test_a_number_word_in_a_hyphenated_compound_must_be_supported() -> None:
+    source = "A 5-year-old boy was among the two hundred people hurt."
+    assert unsupported("A five-year-old boy was hurt.", source) == []
+    assert unsupported("Two hundred people were hurt.", source) == []
+    assert unsupported("A six-year-old boy was hurt.", source) == [Finding("number", "6")]
+    assert unsupported("Two people were hurt.", source) == [Finding("number", "2")]
 
 
 def test_allowed_words_need_no_support() -> None:
@@ -153,6 +194,8 @@ def _event(
         (10, 10, None, True, []),  # ACLED estimate for deaths without a number
         (12, 12, "dozens were killed", False, []),
         (5, 3, "between three and five died", False, ["fatalities_range"]),
+        (200, 200, "two hundred people were killed", False, []),
+        (2, 2, "two hundred people were killed", False, ["fatalities_unsupported"]),
     ],
 )
 def test_check_fatalities(
