@@ -16,6 +16,8 @@ after it, on the built record. Codes (severity in brackets):
 - ``date_future`` [error] an event dated after publication that is not planned or hypothetical
 - ``date_anchor`` [error] the anchor is not the publication date
 - ``country_unknown`` [error] not an ISO 3166-1 alpha-3 or PLOVER supranational code
+- ``name_unsupported`` [error] an actor's, target's or speaker's name is not what its evidence
+  names (:func:`summarizer.faithfulness.name_mismatch`)
 - ``plover_unknown``, ``plover_mode_unknown``, ``acled_unknown``, ``acled_incomplete``,
   ``acled_sub_mismatch``, ``cameo_unknown``, ``codes_disagree`` [error] taxonomy rules
   (:func:`summarizer.taxonomy.disagreements`)
@@ -51,12 +53,22 @@ from summarizer.faithfulness import (
     Finding,
     date_words,
     digits,
+    name_mismatch,
     negation_flip,
     numbers,
     unsupported,
 )
 from summarizer.grounding import Grounded, attribution_window, clean_quote, ground, normalize
-from summarizer.schema import Event, Extraction, Issue, Quote, Span, Summary, item_path
+from summarizer.schema import (
+    Actor,
+    Event,
+    Extraction,
+    Issue,
+    Quote,
+    Span,
+    Summary,
+    item_path,
+)
 from summarizer.taxonomy import country_codes, disagreements
 
 MAX_HEADLINE_WORDS = 15
@@ -212,6 +224,18 @@ def check_quote(quote: Quote, path: str, text: str) -> Iterator[Issue]:
         )
 
 
+def check_name(actor: Actor, path: str, text: str) -> Iterator[Issue]:
+    if actor.evidence is None:
+        return
+    problem = name_mismatch(actor.name, actor.evidence.text, text)
+    if problem:
+        yield _issue(
+            f"{path}.name",
+            "name_unsupported",
+            f"{problem}; give the name the evidence supports, or cite the words naming it",
+        )
+
+
 def check_summary(summary: Summary, text: str, allowed: set[str]) -> Iterator[Issue]:
     if len(summary.headline.split()) > MAX_HEADLINE_WORDS:
         yield _issue(
@@ -308,6 +332,7 @@ def check(
         issues += check_fatalities(ev, path)
         located = [(f"{path}.actors[{j}]", a) for j, a in enumerate(ev.actors)]
         located += [(f"{path}.targets[{j}]", a) for j, a in enumerate(ev.targets)]
+        issues += (i for where, actor in located for i in check_name(actor, where, text))
         if ev.location:
             located.append((f"{path}.location", ev.location))
         for where, item in located:
@@ -322,6 +347,7 @@ def check(
     for i, q in enumerate(quotes):
         path = item_path("quotes", q.id, i)
         issues += check_quote(q, path, text)
+        issues += check_name(q.speaker, f"{path}.speaker", text)
         if q.speaker.country is not None and q.speaker.country not in codes:
             issues.append(
                 _issue(

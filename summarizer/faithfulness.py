@@ -221,6 +221,79 @@ def countries(text: str) -> frozenset[str]:
     return frozenset(code for _, codes in country_mentions(text) for code in codes)
 
 
+# --------------------------------------------------------------------------- names and evidence
+
+ROLE_WORDS = frozenset(
+    """general gen commander cmdr president minister spokesman spokeswoman spokesperson official
+    officials ambassador envoy leader chief head secretary director governor mayor premier prime
+    king queen prince emir sheikh colonel col lieutenant lt captain capt major sergeant admiral
+    senator lawmaker deputy representative officer source sources he she they him them said says
+    saying told tells added adding stated""".split()
+)
+"""Words that refer to an actor without naming it ('the general', 'the salvadoran president')."""
+
+
+def _words(text: str) -> list[str]:
+    """Content words of ``text``, folded, without country names, demonyms or single letters."""
+    skip = {w.lower() for words, _ in country_mentions(text) for w in words}
+    found = re.findall(r"[a-z0-9]+", _fold(text).lower())
+    return [w for w in found if len(w) > 1 and w not in FUNCTION_WORDS and w not in skip]
+
+
+def _same_word(a: str, b: str) -> bool:
+    """The same word, or the same stem ('Americans' ~ 'American', 'proxies' ~ 'proxy')."""
+    common = next(
+        (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
+    )
+    return a == b or (common >= 4 and common >= max(len(a), len(b)) - 3)
+
+
+def _acronym(word: str, text: str) -> bool:
+    """``word`` is the initials of consecutive words of ``text`` ('UNAMI' for 'United Nations
+    Assistance Mission for Iraq': function words may be skipped)."""
+    every = re.findall(r"[a-z]+", _fold(text).lower())
+    content = [w for w in every if w not in FUNCTION_WORDS]
+    return len(word) >= 2 and any(
+        len(ws) > 1 and word in "".join(w[0] for w in ws) and (len(word) > 2 or len(ws) == 2)
+        for ws in (every, content)
+    )
+
+
+def name_mismatch(name: str, evidence: str, article: str) -> str | None:
+    """Why ``evidence`` does not support ``name`` (None when it does).
+
+    The evidence supports the name when they share a word or its stem, or name the same country
+    (by name, alias or demonym: 'United States' ~ 'US warplanes' ~ 'two Americans'), or one is
+    the acronym of the other ('UNAMI'), and do not name different countries. Evidence that only
+    describes ('the general', 'CENTCOM Commander', 'he'; :data:`ROLE_WORDS`, acronyms, countries)
+    supports a name the article gives elsewhere: which one it refers to takes coreference, so a
+    wrong name that occurs in the article passes there.
+    """
+    said, cited = countries(name), countries(evidence)
+    if said and cited and not said & cited:
+        return (
+            f"{name!r} is of {'/'.join(sorted(said))} but its evidence {evidence!r} names "
+            f"{'/'.join(sorted(cited))}"
+        )
+    own, ev = _words(name), _words(evidence)
+    if not own:  # the name is a country, or only function words
+        supported = bool(said & cited) or not said
+    else:
+        supported = (
+            any(_same_word(a, b) for a in own for b in ev)
+            or any(_acronym(w, evidence) for w in own)
+            or any(_acronym(w, name) for w in ev)
+        )
+    if supported:
+        return None
+    capitals = {w.lower() for w in re.findall(r"\b[A-Z]{2,}\b", evidence)}
+    if own and all(w in ROLE_WORDS or w in capitals for w in ev):
+        mentioned = set(re.findall(r"[a-z0-9]+", aligner(article).folded))
+        if max(own, key=len) in mentioned:  # its longest word: 'al' of 'al-Muhandis' is not enough
+            return None
+    return f"{name!r} is not what its evidence {evidence!r} names"
+
+
 @functools.lru_cache(maxsize=8)
 def _support_numbers(support: str) -> frozenset[str]:
     """:func:`numbers` of a support text, kept for the last few (one article backs many claims)."""

@@ -13,6 +13,7 @@ from summarizer.checks import check_fatalities, check_language, review
 from summarizer.faithfulness import (
     Finding,
     date_words,
+    name_mismatch,
     negation_flip,
     novel_words,
     numbers,
@@ -222,3 +223,35 @@ def test_a_bullet_negated_against_its_evidence_is_an_error() -> None:
     issues = review(Extraction.model_validate(answer), text, published).issues
     assert [(i.code, i.path) for i in issues] == [("bullet_negation", "summary.bullets[0]")]
     assert issues[0].message.endswith(": not")
+
+
+ARTICLE = "Gen. Kenneth McKenzie spoke. salvadoran president jose napoleon duarte spoke too."
+
+
+@pytest.mark.parametrize(
+    ("name", "evidence", "supported"),
+    [
+        ("Kataib Hezbollah", "Kataib Hezbollah", True),
+        ("Shining Path", "Kataib Hezbollah", False),
+        ("United States", "US warplanes", True),  # alias
+        ("United States", "two Americans", True),  # demonym
+        ("United Kingdom", "one Briton", True),
+        ("United Kingdom", "US warplanes", False),  # another country
+        ("Iran", "Kataib Hezbollah", False),
+        ("Iranian Foreign Ministry", "Iraq's Foreign Ministry", False),  # same words, other country
+        ("UNAMI", "The United Nations Assistance Mission for Iraq", True),  # acronym
+        ("United Nations Assistance Mission for Iraq", "UNAMI", True),  # and back
+        ("Kenneth F. McKenzie Jr.", "Gen.Kenneth F McKenzie Jr.", True),
+        ("Kenneth F. McKenzie Jr.", "McKenzie", True),  # a surname
+        ("Kenneth F. McKenzie Jr.", "the general", True),  # a description; he is named elsewhere
+        ("Kenneth F. McKenzie Jr.", "CENTCOM Commander", True),
+        ("jose napoleon duarte", "the salvadoran president", True),
+        ("Abu Mahdi al-Muhandis", "the general", False),  # a description of no one in the text
+        ("guerrillas", "terrorists", False),
+        ("man", "woman", False),
+        ("Iran's proxies", "its proxies", True),
+    ],
+)
+def test_name_mismatch(name: str, evidence: str, supported: bool) -> None:
+    found = name_mismatch(name, evidence, ARTICLE)
+    assert (found is None) == supported, found

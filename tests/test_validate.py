@@ -277,3 +277,15 @@ def test_records_stored_before_ids_load_with_ids_by_position(
         f"b{n}" for n in range(1, len(old.summary.bullets) + 1)
     ]
     assert old.validation.issues[-1].item == "q2"
+
+
+def test_a_renamed_actor_or_speaker_fails(tmp_path: Path, records: list[ArticleAnalysis]) -> None:
+    bad = records[0].model_copy(deep=True)
+    target = next(t for e in bad.events for t in e.targets if t.name == "Kataib Hezbollah")
+    target.name = "Shining Path"  # its evidence still reads 'Kataib Hezbollah'
+    speaker = next(q.speaker for q in bad.quotes if q.speaker.name == "Ahmed al-Sahaf")
+    speaker.name = "Kenneth F. McKenzie Jr."
+    result = _validate(str(_write(tmp_path, [bad])), "--articles", str(EXAMPLES))
+    assert result.exit_code == 1, result.output
+    assert result.stdout.count("name_unsupported") == 2
+    assert "'Shining Path' is not what its evidence 'Kataib Hezbollah' names" in result.stdout
