@@ -245,7 +245,7 @@ def _same_word(a: str, b: str) -> bool:
     common = next(
         (i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b))
     )
-    return a == b or (common >= 4 and common >= max(len(a), len(b)) - 3)
+    return a == b or (common >= 4 and common >= max(len(a), len(b)) - 2)
 
 
 def _acronym(word: str, text: str) -> bool:
@@ -280,14 +280,16 @@ def name_mismatch(name: str, evidence: str, article: str) -> str | None:
         supported = bool(said & cited) or not said
     else:
         supported = (
-            any(_same_word(a, b) for a in own for b in ev)
+            (not ev and bool(said & cited))  # 'US Army' for 'US'
+            or any(_same_word(a, b) for a in own for b in ev)
             or any(_acronym(w, evidence) for w in own)
             or any(_acronym(w, name) for w in ev)
         )
     if supported:
         return None
     capitals = {w.lower() for w in re.findall(r"\b[A-Z]{2,}\b", evidence)}
-    if own and all(w in ROLE_WORDS or w in capitals for w in ev):
+    describes = any(w in ROLE_WORDS for w in ev) or not (ev or cited)  # 'he', not 'US'
+    if own and describes and all(w in ROLE_WORDS or w in capitals for w in ev):
         mentioned = set(re.findall(r"[a-z0-9]+", aligner(article).folded))
         if max(own, key=len) in mentioned:  # its longest word: 'al' of 'al-Muhandis' is not enough
             return None

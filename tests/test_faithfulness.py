@@ -250,6 +250,11 @@ ARTICLE = "Gen. Kenneth McKenzie spoke. salvadoran president jose napoleon duart
         ("guerrillas", "terrorists", False),
         ("man", "woman", False),
         ("Iran's proxies", "its proxies", True),
+        ("US Army", "US", True),
+        ("Kenneth F. McKenzie Jr.", "US", False),  # a country is no description of a person
+        ("Qasem Soleimani", "one Briton", False),
+        ("Iran", "the general", False),
+        ("dagoberto rodriguez", "edwin rodrigo teneda parreno", False),  # not one stem
     ],
 )
 def test_name_mismatch(name: str, evidence: str, supported: bool) -> None:
