@@ -188,13 +188,24 @@ def _country_forms() -> tuple[dict[str, frozenset[str]], int]:
     return {f: frozenset(codes) for f, codes in forms.items()}, longest
 
 
+@functools.cache
+def _first_words() -> frozenset[str]:
+    """The first word of every country form (lower case), to pass over other words at once."""
+    return frozenset(f.split()[0].lower() for f in _country_forms()[0])
+
+
 def country_mentions(text: str) -> list[tuple[list[str], frozenset[str]]]:
     """Each mention of a country in ``text`` (a name, an alias or a demonym, in the singular or
     plural): its words as written, and the ISO alpha-3 codes it may mean."""
     forms, longest = _country_forms()
+    first = _first_words()
     words = re.findall(r"[A-Za-z]+", _fold(text))
     found, i = [], 0
     while i < len(words):
+        lower = words[i].lower()
+        if lower not in first and lower.removesuffix("s") not in first:
+            i += 1
+            continue
         for n in range(min(longest, len(words) - i), 0, -1):
             key = " ".join(words[i : i + n])
             codes = next(
@@ -259,6 +270,11 @@ def _acronym(word: str, text: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=8)
+def _article_words(article: str) -> frozenset[str]:
+    return frozenset(re.findall(r"[a-z0-9]+", _fold(article).lower()))
+
+
 def name_mismatch(name: str, evidence: str, article: str) -> str | None:
     """Why ``evidence`` does not support ``name`` (None when it does).
 
@@ -289,10 +305,13 @@ def name_mismatch(name: str, evidence: str, article: str) -> str | None:
         return None
     capitals = {w.lower() for w in re.findall(r"\b[A-Z]{2,}\b", evidence)}
     describes = any(w in ROLE_WORDS for w in ev) or not (ev or cited)  # 'he', not 'US'
-    if own and describes and all(w in ROLE_WORDS or w in capitals for w in ev):
-        mentioned = set(re.findall(r"[a-z0-9]+", aligner(article).folded))
-        if max(own, key=len) in mentioned:  # its longest word: 'al' of 'al-Muhandis' is not enough
-            return None
+    if (
+        own
+        and describes
+        and all(w in ROLE_WORDS or w in capitals for w in ev)
+        and max(own, key=len) in _article_words(article)  # not just the 'al' of 'al-Muhandis'
+    ):
+        return None
     return f"{name!r} is not what its evidence {evidence!r} names"
 
 
@@ -351,13 +370,12 @@ def unsupported(claim: str, support: str, allowed: Iterable[str] = ()) -> list[F
         for d in sorted(_dates(claim))
         if d not in allowed and not _date_supported(d, folded)
     ]
-    named = countries(support)
-    covered = {w for words, codes in country_mentions(claim) if codes & named for w in words}
-    found += [
-        Finding("name", n)
-        for n in sorted(names(claim) - covered)
-        if n.lower() not in allowed and not _stem_supported(n, folded)
-    ]
+    missing = {n for n in names(claim) if n.lower() not in allowed}
+    missing = {n for n in missing if not _stem_supported(n, folded)}
+    if missing:  # a country the support names by another form: 'Iranian' ~ 'Iran'
+        named = countries(support)
+        missing -= {w for words, codes in country_mentions(claim) if codes & named for w in words}
+    found += [Finding("name", n) for n in sorted(missing)]
     found += [Finding("quote", q) for q in quotes(claim) if support_aligner.align(q) is None]
     return found
 

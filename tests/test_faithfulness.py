@@ -225,7 +225,7 @@ def test_a_bullet_negated_against_its_evidence_is_an_error() -> None:
     assert issues[0].message.endswith(": not")
 
 
-ARTICLE = "Gen. Kenneth McKenzie spoke. salvadoran president jose napoleon duarte spoke too."
+ARTICLE = "Gen. Kenneth McKenzie spoke. Salvadoran President José Napoleón Duarte spoke too."
 
 
 @pytest.mark.parametrize(
@@ -246,6 +246,7 @@ ARTICLE = "Gen. Kenneth McKenzie spoke. salvadoran president jose napoleon duart
         ("Kenneth F. McKenzie Jr.", "the general", True),  # a description; he is named elsewhere
         ("Kenneth F. McKenzie Jr.", "CENTCOM Commander", True),
         ("jose napoleon duarte", "the salvadoran president", True),
+        ("José Napoleón Duarte", "Duarte", True),
         ("Abu Mahdi al-Muhandis", "the general", False),  # a description of no one in the text
         ("guerrillas", "terrorists", False),
         ("man", "woman", False),
