@@ -15,7 +15,7 @@ from summarizer.cli import app
 from summarizer.demo import run as run_demo
 from summarizer.llm import Outcome
 from summarizer.pipeline import finish
-from summarizer.report import _issue_places
+from summarizer.report import _issue_places, render
 from summarizer.schema import ArticleAnalysis, Extraction, Issue, Usage
 from summarizer.settings import Settings
 from summarizer.source import make_article, parse_date
@@ -222,6 +222,9 @@ def test_the_report_shows_a_dropped_quote_issue_apart_from_the_quote_in_its_plac
     placed, general = _issue_places(record)
     assert ("quotes", 0) not in placed  # the record's first quote (q2) is not the one that failed
     assert [(i.code, i.item) for i in general] == [("span_unaligned", "q1")]
+    page = render([record], {record.article.text_sha256: SEED_TEXT})
+    quotes, other = page.index("<h3>Quotes"), page.index("Other check results")
+    assert page.index("span_unaligned") > other > quotes  # not under the quote in its place
 
 
 def test_a_failed_quote_issue_after_a_dropped_one_names_its_own_quote() -> None:
