@@ -105,8 +105,8 @@ def numbers(text: str) -> set[str]:
 
 COUNTRY_ALIASES = {
     "USA": "US, U.S., USA, U.S.A., America, American, United States of America",
-    "GBR": "UK, U.K., Britain, Great Britain, British, Briton, England, English, Scotland, "
-    "Scottish, Scot, Wales, Welsh",
+    "GBR": "UK, U.K., Britain, Great Britain, British, Briton, England, Scotland, Scottish, Wales, "
+    "Welsh",
     "ARE": "UAE, U.A.E., Emirates, Emirati",
     "COD": "DRC, DR Congo, Congolese",
     "COG": "Congolese",
@@ -116,18 +116,18 @@ COUNTRY_ALIASES = {
     "DEU": "German",
     "GRC": "Greek",
     "IRL": "Irish",
-    "DNK": "Danish, Dane",
+    "DNK": "Danish",
     "SWE": "Swedish, Swede",
     "NOR": "Norwegian",
-    "FIN": "Finnish, Finn",
-    "POL": "Polish, Pole",
+    "FIN": "Finnish",
+    "POL": "Polish",
     "ESP": "Spanish, Spaniard",
     "PRT": "Portuguese",
     "TUR": "Turkey, Turkish, Turk",
     "THA": "Thai",
     "PHL": "Philippine, Filipino",
     "SAU": "Saudi",
-    "NZL": "New Zealander, Kiwi",
+    "NZL": "New Zealander",
     "CYP": "Cypriot",
     "CZE": "Czech Republic, Czech",
     "MMR": "Burma, Burmese",
@@ -148,8 +148,8 @@ COUNTRY_ALIASES = {
 """Names pycountry lacks (abbreviations, short names) and demonyms the suffix rule below does not
 make. A form in capitals ('US') is matched in capitals only, so the pronoun 'us' is no country."""
 _DEMONYM_SUFFIXES = ("n", "an", "ian", "i", "ese", "ean", "vian", "nian")
-"""Demonyms made from a name or the name less one or two letters: Iran-ian, Iraq-i, Chin(a)-ese,
-Leban(on)-ese, Peru-vian; a name in '-(i)stan' also loses it: Afghan."""
+"""Demonyms made from a name, the name less a final vowel, y or s, or less '-on' or '-um':
+Iran-ian, Iraq-i, Chin(a)-ese, Ital(y)-ian, Leban(on)-ese, Peru-vian; '-(i)stan' goes: Afghan."""
 
 
 def _fold(text: str) -> str:
@@ -178,7 +178,8 @@ def _country_forms() -> tuple[dict[str, frozenset[str]], int]:
             forms.setdefault(key, set()).add(code)
             continue
         key = key.lower()
-        stems = {key, key[:-1], key[:-2]}
+        stems = {key, key[:-1] if key[-1] in "aeiouys" else key}
+        stems.add(key[:-2] if key.endswith(("on", "um")) else key)
         made = {stem + suffix for stem in stems if len(stem) >= 4 for suffix in _DEMONYM_SUFFIXES}
         if key.endswith("stan"):
             made.add(key.removesuffix("stan").removesuffix("i"))
