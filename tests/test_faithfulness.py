@@ -12,6 +12,7 @@ from conftest import RESPONSES, load_example
 from summarizer.checks import check_fatalities, check_language, review
 from summarizer.faithfulness import (
     Finding,
+    countries,
     date_words,
     name_mismatch,
     negation_flip,
@@ -102,6 +103,24 @@ def test_a_demonym_or_alias_is_supported_by_its_country(
     claim: str, support: str, missing: list[str]
 ) -> None:
     assert [f.words for f in unsupported(claim, support) if f.kind == "name"] == missing
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("US warplanes and two Americans", {"USA"}),
+        ("let us go", set()),  # the pronoun, not the country
+        ("the U.S. and the UK", {"USA", "GBR"}),
+        ("Iranian General Qasem Soleimani", {"IRN"}),
+        ("Lebanese, Italian and Peruvian troops", {"LBN", "ITA", "PER"}),
+        ("Afghan and Kazakh officials", {"AFG", "KAZ"}),
+        ("the salvadoran president", {"SLV"}),
+        ("Côte d'Ivoire", {"CIV"}),
+        ("power poles on the green", set()),  # no country in common words
+    ],
+)
+def test_countries(text: str, codes: set[str]) -> None:
+    assert countries(text) == codes
 
 
 def test_a_number_word_in_a_hyphenated_compound_must_be_supported() -> None:
