@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import hashlib
 import json
 import re
@@ -26,8 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from summarizer.checks import review
+from summarizer.faithfulness import FUNCTION_WORDS
 from summarizer.grounding import Aligner, attribution_window, normalize
-from summarizer.schema import ArticleAnalysis, Extraction, Span
+from summarizer.report import _issue_places
+from summarizer.schema import ArticleAnalysis, Extraction, Span, item_id
 from summarizer.taxonomy import ACLED, CAMEO_TO_PLOVER, PLOVER
 from summarizer.validate import recheck
 
@@ -50,7 +53,8 @@ class Case:
     path: str  # where the error must be reported (prefix)
     codes: frozenset[str]
     answer: dict[str, Any] | None = None  # an answer to review, or
-    record: ArticleAnalysis | None = None  # a stored record to re-check
+    record: ArticleAnalysis | None = None  # a stored record to re-check, or
+    judge: Callable[[Source], tuple[bool, list[str]]] | None = None  # a check of its own
 
 
 @dataclass
@@ -92,7 +96,11 @@ def _record(article_id: str, text: str, answer: dict[str, Any], published: Any =
             "events": [e.model_dump() for e in g.events],
             "quotes": [q.model_dump() for q in g.quotes],
             "summary": g.summary.model_dump(),
-            "validation": {"ok": not result.errors, "issues": [], "alignment": {}},
+            "validation": {
+                "ok": not result.errors,
+                "issues": [i.model_dump() for i in result.issues],
+                "alignment": {},
+            },
             "usage": {},
             "provenance": {
                 "summarizer_version": "bench",
@@ -369,6 +377,96 @@ def evidence_not_supporting(s: Source) -> Iterator[Case]:
             )
 
 
+def _actor_slots(answer: dict[str, Any]) -> Iterator[tuple[str, Callable[[dict[str, Any]], Any]]]:
+    """Every actor, target and speaker of an answer: its path and a getter."""
+    for i, e in enumerate(answer["events"]):
+        for role in ("actors", "targets"):
+            for j in range(len(e[role])):
+                yield f"events[{i}].{role}[{j}]", lambda a, i=i, r=role, j=j: a["events"][i][r][j]
+    for i in range(len(answer["quotes"])):
+        yield f"quotes[{i}].speaker", lambda a, i=i: a["quotes"][i]["speaker"]
+
+
+@functools.cache
+def _corpus_names() -> tuple[dict[str, list[str]], dict[str, set[str]]]:
+    """Every name the hand-checked answers give, by article; and the names (lower case) they
+    give to each evidence text."""
+    found: dict[str, list[str]] = {}
+    aliases: dict[str, set[str]] = {}
+    for s in sources():
+        actors = [get(s.answer) for _, get in _actor_slots(s.answer)]
+        found[s.id] = list(dict.fromkeys(a["name"] for a in actors))
+        for a in actors:
+            aliases.setdefault(normalize(a["evidence"])[0], set()).add(a["name"].lower())
+    return found, aliases
+
+
+def _content(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9]+", normalize(text)[0]) if len(w) > 1} - FUNCTION_WORDS
+
+
+def name_changed(s: Source) -> Iterator[Case]:
+    """A name replaced by another entity's (from the same article, another article, or invented)
+    while its evidence stays. Not a fault, so left out: a name the corpus gives to the same
+    evidence, and a name all of whose words the evidence contains ('Iran's proxies' for 'Iran
+    and its proxies')."""
+    corpus, aliases = _corpus_names()
+    others = [n for k, names in corpus.items() if k != s.id for n in names]
+    for path, get in _actor_slots(s.answer):
+        actor = get(s.answer)
+        same = aliases[normalize(actor["evidence"])[0]]
+        pool = corpus[s.id] + others[:: max(1, len(others) // 6)] + INVENTED_NAMES
+        for name in dict.fromkeys(pool):
+            if name.lower() in same or _content(name) <= _content(actor["evidence"]):
+                continue
+
+            def put(a: dict[str, Any], get: Any = get, name: str = name) -> None:
+                get(a)["name"] = name
+
+            fault = "speaker" if path.startswith("quotes") else "actor/target"
+            yield Case(
+                f"{fault} renamed, evidence kept",
+                s.id,
+                f"{path}.name",
+                frozenset({"name_unsupported"}),
+                answer=_edit(s.answer, put),
+            )
+
+
+def dropped_quote_named(s: Source) -> Iterator[Case]:
+    """A fabricated quotation is dropped: its issue must name its own id (not the quote that
+    takes its place), the report must show it apart, and ``validate`` must not call the record
+    clean."""
+    for i in range(len(s.answer["quotes"])):
+
+        def put(a: dict[str, Any], i: int = i) -> None:
+            a["quotes"][i]["text"] = FABRICATED[0]
+
+        answer = _edit(s.answer, put)
+
+        def judge(src: Source, answer: dict[str, Any] = answer, i: int = i) -> tuple[bool, list]:
+            record = _record(src.id, src.text, answer, src.published)
+            qid = item_id("quotes", i)
+            named = [x for x in record.validation.issues if x.code == "span_unaligned"]
+            general = _issue_places(record)[1]
+            verdict = recheck(record, src.text)
+            hit = (
+                any(x.item == qid and x.path.startswith(f"quotes[{i}]") for x in named)
+                and qid not in {q.id for q in record.quotes}
+                and all(x in general for x in named)
+                and bool(verdict.errors) == (not record.validation.ok)
+            )
+            return hit, sorted({x.code for x in verdict.errors})
+
+        yield Case(
+            "dropped quote: its issue names its own id",
+            s.id,
+            f"quotes[{i}]",
+            frozenset({"span_unaligned"}),
+            judge=judge,
+        )
+
+
 # --------------------------------------------------------------------------- record faults
 
 
@@ -417,6 +515,8 @@ FAULTS = [
     offsets_wrong,
     speaker_swapped,
     actor_absent,
+    name_changed,
+    dropped_quote_named,
     weekday_contradicted,
     future_asserted,
     wrong_precision,
@@ -430,6 +530,8 @@ FAULTS = [
 
 
 def detected(case: Case, source: Source) -> tuple[bool, list[str]]:
+    if case.judge is not None:
+        return case.judge(source)
     if case.record is not None:
         issues = recheck(case.record, source.text).issues
     else:

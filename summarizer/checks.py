@@ -16,6 +16,8 @@ after it, on the built record. Codes (severity in brackets):
 - ``date_future`` [error] an event dated after publication that is not planned or hypothetical
 - ``date_anchor`` [error] the anchor is not the publication date
 - ``country_unknown`` [error] not an ISO 3166-1 alpha-3 or PLOVER supranational code
+- ``name_unsupported`` [error] an actor's, target's or speaker's name is not what its evidence
+  names (:func:`summarizer.faithfulness.name_mismatch`)
 - ``plover_unknown``, ``plover_mode_unknown``, ``acled_unknown``, ``acled_incomplete``,
   ``acled_sub_mismatch``, ``cameo_unknown``, ``codes_disagree`` [error] taxonomy rules
   (:func:`summarizer.taxonomy.disagreements`)
@@ -50,12 +52,23 @@ from summarizer.faithfulness import (
     WEEKDAYS,
     Finding,
     date_words,
+    digits,
+    name_mismatch,
     negation_flip,
     numbers,
     unsupported,
 )
 from summarizer.grounding import Grounded, attribution_window, clean_quote, ground, normalize
-from summarizer.schema import Event, Extraction, Issue, Quote, Span, Summary
+from summarizer.schema import (
+    Actor,
+    Event,
+    Extraction,
+    Issue,
+    Quote,
+    Span,
+    Summary,
+    item_path,
+)
 from summarizer.taxonomy import country_codes, disagreements
 
 MAX_HEADLINE_WORDS = 15
@@ -211,6 +224,18 @@ def check_quote(quote: Quote, path: str, text: str) -> Iterator[Issue]:
         )
 
 
+def check_name(actor: Actor, path: str, text: str) -> Iterator[Issue]:
+    if actor.evidence is None:
+        return
+    problem = name_mismatch(actor.name, actor.evidence.text, text)
+    if problem:
+        yield _issue(
+            f"{path}.name",
+            "name_unsupported",
+            f"{problem}; give the name the evidence supports, or cite the words naming it",
+        )
+
+
 def check_summary(summary: Summary, text: str, allowed: set[str]) -> Iterator[Issue]:
     if len(summary.headline.split()) > MAX_HEADLINE_WORDS:
         yield _issue(
@@ -225,7 +250,7 @@ def check_summary(summary: Summary, text: str, allowed: set[str]) -> Iterator[Is
                 f"summary.{field}", "summary_unsupported", f"not in the article: {_list(missing)}"
             )
     for i, bullet in enumerate(summary.bullets):
-        path = f"summary.bullets[{i}]"
+        path = item_path("summary.bullets", bullet.id, i)
         missing = unsupported(bullet.text, text, allowed)
         if missing:
             yield _issue(path, "bullet_unsupported", f"not in the article: {_list(missing)}")
@@ -258,7 +283,7 @@ def check_fatalities(event: Event, path: str) -> Iterator[Issue]:
         yield _issue(p, "fatalities_range", f"min {f.min} is greater than max {f.max}")
     if f.estimated:
         return
-    words = normalize(f.text or "")[0].split()
+    words = digits(f.text or "").split()  # 'two hundred' is one figure
     figures = [(i, int(float(n))) for i, w in enumerate(words) for n in numbers(w)]
     stated = [n for _, n in figures]
     if f.text is None:
@@ -284,8 +309,12 @@ def check(
 ) -> list[Issue]:
     """Run every rule over built records; return the issues found (empty when clean)."""
     issues: list[Issue] = []
-    named = [("events", events), ("quotes", quotes), ("summary", summary)]
-    for path, span in (found for name, part in named for found in _spans(part, name)):
+    parts: list[tuple[str, BaseModel]] = [
+        (item_path("events", e.id, n), e) for n, e in enumerate(events)
+    ]
+    parts += [(item_path("quotes", q.id, n), q) for n, q in enumerate(quotes)]
+    parts += [(item_path("summary.bullets", b.id, n), b) for n, b in enumerate(summary.bullets)]
+    for path, span in (found for where, part in parts for found in _spans(part, where)):
         if text[span.start : span.end] != span.text or span.end < span.start:
             issues.append(
                 _issue(
@@ -294,7 +323,7 @@ def check(
             )
     codes = country_codes()
     for i, ev in enumerate(events):
-        path = f"events[{i}]"
+        path = item_path("events", ev.id, i)
         issues += check_date(ev, path, published)
         for code, message in disagreements(
             ev.plover, ev.plover_mode, ev.acled_event_type, ev.acled_sub_event_type, ev.cameo_root
@@ -303,6 +332,7 @@ def check(
         issues += check_fatalities(ev, path)
         located = [(f"{path}.actors[{j}]", a) for j, a in enumerate(ev.actors)]
         located += [(f"{path}.targets[{j}]", a) for j, a in enumerate(ev.targets)]
+        issues += (i for where, actor in located for i in check_name(actor, where, text))
         if ev.location:
             located.append((f"{path}.location", ev.location))
         for where, item in located:
@@ -315,11 +345,13 @@ def check(
                     )
                 )
     for i, q in enumerate(quotes):
-        issues += check_quote(q, f"quotes[{i}]", text)
+        path = item_path("quotes", q.id, i)
+        issues += check_quote(q, path, text)
+        issues += check_name(q.speaker, f"{path}.speaker", text)
         if q.speaker.country is not None and q.speaker.country not in codes:
             issues.append(
                 _issue(
-                    f"quotes[{i}].speaker.country",
+                    f"{path}.speaker.country",
                     "country_unknown",
                     f"{q.speaker.country!r} is not an ISO 3166-1 alpha-3 or PLOVER actor code",
                 )

@@ -13,7 +13,9 @@ Alignment tries, in order (the first that succeeds wins, and is counted in
 Where a text occurs several times, the occurrence nearest to a hint is taken (for an actor, its
 event's evidence; for a speaker, the quotation, preferring its :func:`attribution_window`). Text
 that cannot be aligned is left out of the record and reported as an error issue, never silently
-dropped.
+dropped. Events, quotes and bullets get their ids (:func:`~summarizer.schema.item_id`) from their
+place in the answer before anything is dropped, and issue paths index that place, so an issue
+names the same item in the re-ask and in the record.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from summarizer.schema import (
     Quote,
     Span,
     Summary,
+    item_id,
 )
 
 FUZZY_THRESHOLD = 90.0
@@ -318,7 +321,7 @@ def ground(extraction: Extraction, text: str, published: dt.date | None) -> Grou
                         "evidence",
                     }
                 ),
-                id=f"e{i + 1}",
+                id=item_id("events", i),
                 actors=b.actors(ev.actors, f"{path}.actors", near),
                 targets=b.actors(ev.targets, f"{path}.targets", near),
                 date=date,
@@ -341,12 +344,16 @@ def ground(extraction: Extraction, text: str, published: dt.date | None) -> Grou
             within=attribution_window(text, span),
         )
         speaker = Actor(**q.speaker.model_dump(exclude={"evidence"}), evidence=speaker_span)
-        quotes.append(Quote(text=q.text, speaker=speaker, span=span))
+        quotes.append(Quote(id=item_id("quotes", i), text=q.text, speaker=speaker, span=span))
     summary = Summary(
         headline=extraction.summary.headline,
         one_sentence=extraction.summary.one_sentence,
         bullets=[
-            Bullet(text=bl.text, evidence=b.spans(bl.evidence, f"summary.bullets[{i}].evidence"))
+            Bullet(
+                id=item_id("summary.bullets", i),
+                text=bl.text,
+                evidence=b.spans(bl.evidence, f"summary.bullets[{i}].evidence"),
+            )
             for i, bl in enumerate(extraction.summary.bullets)
         ],
     )

@@ -24,7 +24,6 @@ import base64
 import functools
 import hashlib
 import itertools
-import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,8 +40,6 @@ from summarizer.schema import ArticleAnalysis, Issue, Span
 TEMPLATES = Path(__file__).parent / "templates"
 PALETTE_SIZE = 10
 """Events are coloured ``ev0`` .. ``ev9`` in order (the template defines the colours)."""
-
-_PATH = re.compile(r"^(events|quotes|summary\.bullets)\[(\d+)\]")
 
 
 @dataclass
@@ -136,13 +133,19 @@ def segments(text: str, found: list[Ref]) -> list[Segment]:
     return out
 
 
-def _issue_places(issues: list[Issue]) -> tuple[dict[tuple[str, int], list[Issue]], list[Issue]]:
+def _issue_places(
+    record: ArticleAnalysis,
+) -> tuple[dict[tuple[str, int], list[Issue]], list[Issue]]:
+    """Issues by the (list, position) of the item their ``item`` id names; the rest (the record's,
+    or an item left out of the record, such as a dropped quotation) are general."""
+    where = {e.id: ("events", n) for n, e in enumerate(record.events)}
+    where |= {q.id: ("quotes", n) for n, q in enumerate(record.quotes)}
+    where |= {b.id: ("summary.bullets", n) for n, b in enumerate(record.summary.bullets)}
     placed: dict[tuple[str, int], list[Issue]] = {}
     general = []
-    for issue in issues:
-        m = _PATH.match(issue.path)
-        if m:
-            placed.setdefault((m[1], int(m[2])), []).append(issue)
+    for issue in record.validation.issues:
+        if issue.item in where:
+            placed.setdefault(where[issue.item], []).append(issue)
         else:
             general.append(issue)
     return placed, general
@@ -164,7 +167,7 @@ def _keywords(record: ArticleAnalysis) -> str:
 def _article_view(n: int, record: ArticleAnalysis, text: str | None) -> dict[str, Any]:
     prefix = f"a{n}"
     found = refs(record, prefix)
-    placed, general = _issue_places(record.validation.issues)
+    placed, general = _issue_places(record)
     return {
         "prefix": prefix,
         "r": record,

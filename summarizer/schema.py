@@ -8,9 +8,10 @@ which subclass the drafts and replace quoted strings by :class:`Span` objects.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+import re
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from summarizer.taxonomy import ACLED, ACLED_SUB_TO_TYPE, CAMEO_ROOTS, PLOVER, PLOVER_SECTORS
 
@@ -152,16 +153,49 @@ class Event(EventDraft):
 
 
 class Quote(QuoteDraft):
+    id: str = Field(default="", description="q1, q2, ...: the quotation's place in the answer.")
     speaker: Actor
     span: Span
 
 
 class Bullet(BulletDraft):
+    id: str = Field(default="", description="b1, b2, ...: the bullet's place in the answer.")
     evidence: list[Span]  # type: ignore[assignment]
 
 
 class Summary(SummaryDraft):
     bullets: list[Bullet]  # type: ignore[assignment]
+
+    @model_validator(mode="after")
+    def _bullet_ids(self) -> Summary:
+        _number(self.bullets, "summary.bullets")
+        return self
+
+
+# --------------------------------------------------------------------------- stable item ids
+
+ITEMS = {"events": "e", "quotes": "q", "summary.bullets": "b"}
+"""Lists whose items carry a stable id: the list's path and the id's letter."""
+_ITEM_PATH = re.compile(r"^(events|quotes|summary\.bullets)\[(\d+)\]")
+
+
+def item_id(kind: str, position: int) -> str:
+    """The id of the item at ``position`` in the model's answer (``e1``, ``q2``, ``b3``). Ids are
+    given before unaligned items are dropped, so they stay with their item."""
+    return f"{ITEMS[kind]}{position + 1}"
+
+
+def item_path(kind: str, item: str, position: int) -> str:
+    """The path of an item, by its place in the model's answer (which its id records); an item
+    whose id is not of that form is placed by ``position``."""
+    m = re.fullmatch(rf"{ITEMS[kind]}([1-9]\d*)", item)
+    return f"{kind}[{int(m[1]) - 1 if m else position}]"
+
+
+def _number(items: list[Any], kind: str) -> None:
+    """Give items stored without an id (records from before ids) the id of their position."""
+    for position, item in enumerate(items):
+        item.id = item.id or item_id(kind, position)
 
 
 class ArticleMeta(BaseModel):
@@ -179,6 +213,18 @@ class Issue(BaseModel):
     path: str
     code: str
     message: str
+    item: str | None = Field(
+        default=None,
+        description="Id of the event, quote or bullet the issue is about (e1, q2, b3), read from "
+        "the path, whose index is the item's place in the model's answer; null for the record.",
+    )
+
+    @model_validator(mode="after")
+    def _item_from_path(self) -> Issue:
+        m = _ITEM_PATH.match(self.path)
+        if self.item is None and m:
+            self.item = item_id(m[1], int(m[2]))
+        return self
 
     @property
     def is_error(self) -> bool:
@@ -226,3 +272,8 @@ class ArticleAnalysis(BaseModel):
     validation: Validation
     usage: Usage
     provenance: Provenance
+
+    @model_validator(mode="after")
+    def _quote_ids(self) -> ArticleAnalysis:
+        _number(self.quotes, "quotes")
+        return self

@@ -1,9 +1,14 @@
 """Re-checking stored records: the pipeline's rules (:func:`summarizer.checks.check`) run again
 over records made by any model or any earlier version, against the texts they were made from.
 
-One more rule applies to stored records: ``source_mismatch`` [error], the record's
+Two more rules apply to stored records: ``source_mismatch`` [error], the record's
 ``article.text_sha256`` is not the SHA-256 of the given source text (no other check runs then:
-offsets into another text mean nothing).
+offsets into another text mean nothing); ``validation_inconsistent`` [error], ``validation.ok``
+contradicts the record's own list of issues (false with no error listed, or true with one).
+
+Issues a stored record states but the rules cannot find again (those of grounding, such as a
+dropped quotation's ``span_unaligned``, and of ``--verify``) count as the record states them, so a
+record is never called clean while its own verdict says it failed.
 
 Strictness decides what fails: ``strict`` fails a record with any error; ``lenient`` accepts a
 record whose own ``validation`` already flags its errors (``ok`` false, each error listed) and fails
@@ -32,8 +37,14 @@ class Verdict:
     issues: list[Issue]
 
     @property
+    def stated(self) -> list[Issue]:
+        """The record's own issues that were not found again (grounding's, ``--verify``'s)."""
+        found = {(i.code, i.path) for i in self.issues}
+        return [i for i in self.record.validation.issues if (i.code, i.path) not in found]
+
+    @property
     def errors(self) -> list[Issue]:
-        return [i for i in self.issues if i.is_error]
+        return [i for i in self.issues + self.stated if i.is_error]
 
     @property
     def hidden(self) -> list[Issue]:
@@ -61,6 +72,18 @@ def recheck(record: ArticleAnalysis, text: str | None) -> Verdict:
         return Verdict(record, [issue])
     issues = list(check_language(a.language))
     issues += check(record.events, record.quotes, record.summary, text, a.published)
+    v = record.validation
+    if v.ok == any(i.is_error for i in v.issues):
+        listed = sum(i.is_error for i in v.issues)
+        issues.append(
+            Issue(
+                severity="error",
+                path="validation.ok",
+                code="validation_inconsistent",
+                message=f"validation.ok is {str(v.ok).lower()} but the record lists {listed} "
+                "error(s)",
+            )
+        )
     return Verdict(record, issues)
 
 
@@ -75,12 +98,16 @@ def report(verdicts: list[Verdict], strictness: Strictness) -> str:
     lines = []
     for v in verdicts:
         status = "FAIL" if v.failed(strictness) else ("flagged" if v.errors else "ok")
-        warnings = len(v.issues) - len(v.errors)
+        warnings = len(v.issues) + len(v.stated) - len(v.errors)
         lines.append(
             f"{status:7} {v.record.article.id}  {len(v.errors)} error(s), {warnings} warning(s)"
             + (f", {len(v.hidden)} not flagged by the record" if v.hidden else "")
         )
         lines += [f"        {i.severity} {i.code} {i.path}: {i.message}" for i in v.issues]
+        lines += [
+            f"        {i.severity} {i.code} {i.path}: {i.message} (stated by the record)"
+            for i in v.stated
+        ]
     failed = sum(v.failed(strictness) for v in verdicts)
     lines.append(
         f"{len(verdicts)} record(s): {sum(not v.errors for v in verdicts)} clean, "
@@ -99,6 +126,7 @@ def as_json(verdicts: list[Verdict], strictness: Strictness) -> list[dict[str, o
             "errors": len(v.errors),
             "hidden_errors": len(v.hidden),
             "issues": [i.model_dump() for i in v.issues],
+            "stated_issues": [i.model_dump() for i in v.stated],
         }
         for v in verdicts
     ]

@@ -240,12 +240,41 @@ FAULTS: dict[str, tuple[dict[str, Any], list[tuple[str, str, str]]]] = {
     ),
     "speaker-far": (
         {"quotes.9.speaker.evidence": "Pentagon officials"},
-        [("error", "speaker_far", "quotes[9].speaker")],
+        [
+            ("error", "speaker_far", "quotes[9].speaker"),
+            ("error", "name_unsupported", "quotes[9].speaker.name"),  # McKenzie is not named
+        ],
     ),
-    "speaker-paragraph-before": ({"quotes.10.speaker.evidence": "Kataib Hezbollah"}, []),
+    "speaker-paragraph-before": ({"quotes.10.speaker.evidence": "he said, adding"}, []),
+    "speaker-named-by-other-words": (  # the paragraph before names Kataib Hezbollah, not him
+        {"quotes.10.speaker.evidence": "Kataib Hezbollah"},
+        [("error", "name_unsupported", "quotes[10].speaker.name")],
+    ),
     "speaker-paragraph-after": (
         {"quotes.9.speaker.evidence": "the general"},
         [("error", "speaker_far", "quotes[9].speaker")],
+    ),
+    "actor-renamed": (
+        {"events.0.targets.0.name": "Shining Path"},  # evidence still 'Kataib Hezbollah'
+        [("error", "name_unsupported", "events[0].targets[0].name")],
+    ),
+    "actor-other-country": (
+        {"events.0.actors.0.name": "United Kingdom"},  # evidence 'US warplanes'
+        [("error", "name_unsupported", "events[0].actors[0].name")],
+    ),
+    "actor-other-country-same-words": (
+        {"events.2.actors.0.name": "Iranian Ministry of Foreign Affairs"},  # 'Iraq's Foreign ...'
+        [("error", "name_unsupported", "events[2].actors[0].name")],
+    ),
+    "actor-by-its-acronym": ({"events.3.actors.0.name": "UNAMI"}, []),
+    "actor-by-demonym": ({"events.1.targets.0.name": "Americans"}, []),  # 'two Americans'
+    "speaker-renamed": (
+        {"quotes.6.speaker.name": "Kenneth F. McKenzie Jr."},  # evidence 'Ahmed al-Sahaf'
+        [("error", "name_unsupported", "quotes[6].speaker.name")],
+    ),
+    "speaker-described-renamed": (  # 'CENTCOM Commander' refers to a name the text must give
+        {"quotes.0.speaker.name": "Abu Mahdi al-Muhandis"},
+        [("error", "name_unsupported", "quotes[0].speaker.name")],
     ),
     "evidence-invented": (
         {"events.0.evidence.1": "Iranian drones attacked the US embassy in Kuwait on Sunday."},

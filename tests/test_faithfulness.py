@@ -12,7 +12,9 @@ from conftest import RESPONSES, load_example
 from summarizer.checks import check_fatalities, check_language, review
 from summarizer.faithfulness import (
     Finding,
+    countries,
     date_words,
+    name_mismatch,
     negation_flip,
     novel_words,
     numbers,
@@ -35,6 +37,17 @@ SOURCE = (
         ("3.5 km", {"3.5"}),
         ("dozens of people", {"12"}),
         ("no figure at all", set()),
+        ("two hundred people", {"200"}),  # was {2, 100}
+        ("one hundred and twenty", {"120"}),
+        ("a five-year-old boy", {"5"}),  # a number word inside a hyphenated compound
+        ("a thirty-five-year-old man", {"35"}),
+        ("50, 000 troops", {"50000"}),  # tokenised thousands, was {50, 000}
+        ("in 2019, 200 people", {"2019", "200"}),  # a year and a figure stay apart
+        ("1.8 million voters", {"1800000"}),
+        ("three million", {"3000000"}),
+        ("hundreds of people", set()),  # vague, not a figure
+        ("the first and second attacks", set()),  # ordinals spelled out are not figures
+        ("the 21st attack", {"21"}),
     ],
 )
 def test_numbers(text: str, found: set[str]) -> None:
@@ -68,6 +81,54 @@ def test_numbers(text: str, found: set[str]) -> None:
 )
 def test_unsupported(claim: str, findings: list[Finding]) -> None:
     assert unsupported(claim, SOURCE) == findings
+
+
+@pytest.mark.parametrize(
+    ("claim", "support", "missing"),
+    [
+        ("Iranian drones struck.", "Iran sent drones.", []),  # the README's promise
+        ("Iraqi officials spoke.", "Officials in Iraq spoke.", []),
+        ("The Salvadoran president spoke.", "El Salvador's president spoke.", []),
+        ("Afghan forces fired.", "Forces in Afghanistan fired.", []),
+        ("Two Americans died.", "Two US soldiers died.", []),
+        ("US troops left.", "American troops left.", []),
+        ("The United States said so.", "The U.S. said so.", []),
+        ("Chinese ships sailed.", "Ships from China sailed.", []),
+        ("Iranian drones struck.", "Iraq sent drones.", ["Iranian"]),
+        ("Syrian troops fired.", "Troops fired.", ["Syrian"]),
+        ("The United Kingdom said so.", "The U.S. said so.", ["Kingdom", "United"]),
+    ],
+)
+def test_a_demonym_or_alias_is_supported_by_its_country(
+    claim: str, support: str, missing: list[str]
+) -> None:
+    assert [f.words for f in unsupported(claim, support) if f.kind == "name"] == missing
+
+
+@pytest.mark.parametrize(
+    ("text", "codes"),
+    [
+        ("US warplanes and two Americans", {"USA"}),
+        ("let us go", set()),  # the pronoun, not the country
+        ("the U.S. and the UK", {"USA", "GBR"}),
+        ("Iranian General Qasem Soleimani", {"IRN"}),
+        ("Lebanese, Italian and Peruvian troops", {"LBN", "ITA", "PER"}),
+        ("Afghan and Kazakh officials", {"AFG", "KAZ"}),
+        ("the salvadoran president", {"SLV"}),
+        ("Côte d'Ivoire", {"CIV"}),
+        ("power poles on the green", set()),  # no country in common words
+    ],
+)
+def test_countries(text: str, codes: set[str]) -> None:
+    assert countries(text) == codes
+
+
+def test_a_number_word_in_a_hyphenated_compound_must_be_supported() -> None:
+    source = "A 5-year-old boy was among the two hundred people hurt."
+    assert unsupported("A five-year-old boy was hurt.", source) == []
+    assert unsupported("Two hundred people were hurt.", source) == []
+    assert unsupported("A six-year-old boy was hurt.", source) == [Finding("number", "6")]
+    assert unsupported("Two people were hurt.", source) == [Finding("number", "2")]
 
 
 def test_allowed_words_need_no_support() -> None:
@@ -153,6 +214,8 @@ def _event(
         (10, 10, None, True, []),  # ACLED estimate for deaths without a number
         (12, 12, "dozens were killed", False, []),
         (5, 3, "between three and five died", False, ["fatalities_range"]),
+        (200, 200, "two hundred people were killed", False, []),
+        (2, 2, "two hundred people were killed", False, ["fatalities_unsupported"]),
     ],
 )
 def test_check_fatalities(
@@ -179,3 +242,41 @@ def test_a_bullet_negated_against_its_evidence_is_an_error() -> None:
     issues = review(Extraction.model_validate(answer), text, published).issues
     assert [(i.code, i.path) for i in issues] == [("bullet_negation", "summary.bullets[0]")]
     assert issues[0].message.endswith(": not")
+
+
+ARTICLE = "Gen. Kenneth McKenzie spoke. Salvadoran President José Napoleón Duarte spoke too."
+
+
+@pytest.mark.parametrize(
+    ("name", "evidence", "supported"),
+    [
+        ("Kataib Hezbollah", "Kataib Hezbollah", True),
+        ("Shining Path", "Kataib Hezbollah", False),
+        ("United States", "US warplanes", True),  # alias
+        ("United States", "two Americans", True),  # demonym
+        ("United Kingdom", "one Briton", True),
+        ("United Kingdom", "US warplanes", False),  # another country
+        ("Iran", "Kataib Hezbollah", False),
+        ("Iranian Foreign Ministry", "Iraq's Foreign Ministry", False),  # same words, other country
+        ("UNAMI", "The United Nations Assistance Mission for Iraq", True),  # acronym
+        ("United Nations Assistance Mission for Iraq", "UNAMI", True),  # and back
+        ("Kenneth F. McKenzie Jr.", "Gen.Kenneth F McKenzie Jr.", True),
+        ("Kenneth F. McKenzie Jr.", "McKenzie", True),  # a surname
+        ("Kenneth F. McKenzie Jr.", "the general", True),  # a description; he is named elsewhere
+        ("Kenneth F. McKenzie Jr.", "CENTCOM Commander", True),
+        ("jose napoleon duarte", "the salvadoran president", True),
+        ("José Napoleón Duarte", "Duarte", True),
+        ("Abu Mahdi al-Muhandis", "the general", False),  # a description of no one in the text
+        ("guerrillas", "terrorists", False),
+        ("man", "woman", False),
+        ("Iran's proxies", "its proxies", True),
+        ("US Army", "US", True),
+        ("Kenneth F. McKenzie Jr.", "US", False),  # a country is no description of a person
+        ("Qasem Soleimani", "one Briton", False),
+        ("Iran", "the general", False),
+        ("dagoberto rodriguez", "edwin rodrigo teneda parreno", False),  # not one stem
+    ],
+)
+def test_name_mismatch(name: str, evidence: str, supported: bool) -> None:
+    found = name_mismatch(name, evidence, ARTICLE)
+    assert (found is None) == supported, found

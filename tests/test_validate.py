@@ -13,7 +13,13 @@ from typer.testing import CliRunner
 from summarizer import ChecksFailed, summarize
 from summarizer.cli import app
 from summarizer.demo import run as run_demo
-from summarizer.schema import ArticleAnalysis, Issue
+from summarizer.llm import Outcome
+from summarizer.pipeline import finish
+from summarizer.report import _issue_places, render
+from summarizer.schema import ArticleAnalysis, Extraction, Issue, Usage
+from summarizer.settings import Settings
+from summarizer.source import make_article, parse_date
+from summarizer.validate import recheck
 
 runner = CliRunner()
 EXAMPLES = ROOT / "examples"
@@ -186,3 +192,103 @@ def test_cli_strict_run_exits_1(
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "strict mode keeps no record" in lines[0]
+
+
+# --------------------------------------------------------------------------- stable item ids
+
+
+def _record_with_dropped_quote() -> ArticleAnalysis:
+    """The pipeline's record of the seed answer whose first quotation is invented: grounding
+    drops it, so the record's first quote is the answer's second."""
+    answer = json.loads((ROOT / "tests" / "responses" / "centcom-strikes-iraq.json").read_text())
+    answer["quotes"][0]["text"] = "We will never negotiate with anyone, ever."
+    article = make_article(SEED_TEXT, id="seed", published=parse_date(SEED_META["published"]))
+    outcome = Outcome(value=Extraction.model_validate(answer), usage=Usage())
+    settings = Settings(_env_file=None, model="openai/test", api_key=TEST_KEY)  # type: ignore[call-arg]
+    return finish(article, settings, outcome)
+
+
+def test_a_dropped_quote_keeps_its_id_and_its_issue_names_it() -> None:
+    record = _record_with_dropped_quote()
+    assert not record.validation.ok
+    [issue] = [i for i in record.validation.issues if i.is_error]
+    assert (issue.code, issue.path, issue.item) == ("span_unaligned", "quotes[0].text", "q1")
+    assert [q.id for q in record.quotes][:2] == ["q2", "q3"]  # q1 was left out, nothing renumbered
+    assert [b.id for b in record.summary.bullets][:2] == ["b1", "b2"]
+
+
+def test_the_report_shows_a_dropped_quote_issue_apart_from_the_quote_in_its_place() -> None:
+    record = _record_with_dropped_quote()
+    placed, general = _issue_places(record)
+    assert ("quotes", 0) not in placed  # the record's first quote (q2) is not the one that failed
+    assert [(i.code, i.item) for i in general] == [("span_unaligned", "q1")]
+    page = render([record], {record.article.text_sha256: SEED_TEXT})
+    quotes, other = page.index("<h3>Quotes"), page.index("Other check results")
+    assert page.index("span_unaligned") > other > quotes  # not under the quote in its place
+
+
+def test_a_failed_quote_issue_after_a_dropped_one_names_its_own_quote() -> None:
+    record = _record_with_dropped_quote()
+    record.quotes[0].speaker.country = "XXX"  # the answer's second quote, the record's first
+    issues = recheck(record, SEED_TEXT).issues
+    [issue] = [i for i in issues if i.code == "country_unknown"]
+    assert (issue.path, issue.item) == ("quotes[1].speaker.country", "q2")
+
+
+@pytest.mark.parametrize("strictness", ["strict", "lenient"])
+def test_validate_agrees_with_the_record_that_failed_itself(
+    tmp_path: Path, strictness: str
+) -> None:
+    path = _write(tmp_path, [_record_with_dropped_quote()])
+    result = _validate(str(path), "--source", str(EXAMPLES / "centcom-strikes-iraq.txt"),
+                       "--strictness", strictness)  # fmt: skip
+    assert result.exit_code == (1 if strictness == "strict" else 0), result.output
+    first = result.stdout.splitlines()[0]
+    assert first.startswith("FAIL    seed" if strictness == "strict" else "flagged seed")
+    assert "span_unaligned quotes[0].text" in result.stdout and "(stated by the record)" in (
+        result.stdout
+    )
+
+
+@pytest.mark.parametrize("ok", [True, False])
+def test_a_verdict_that_contradicts_its_own_issues_fails(tmp_path: Path, ok: bool) -> None:
+    record = _record_with_dropped_quote()
+    record.validation.ok = ok
+    if not ok:
+        record.validation.issues = []
+    path = _write(tmp_path, [record])
+    source = str(EXAMPLES / "centcom-strikes-iraq.txt")
+    result = _validate(str(path), "--source", source, "--strictness", "lenient")
+    assert result.exit_code == 1, result.output
+    assert "validation_inconsistent validation.ok" in result.stdout
+
+
+def test_records_stored_before_ids_load_with_ids_by_position(
+    records: list[ArticleAnalysis],
+) -> None:
+    data = json.loads(records[0].model_dump_json())
+    for item in [*data["quotes"], *data["summary"]["bullets"]]:
+        del item["id"]
+    for issue in data["validation"]["issues"]:
+        del issue["item"]
+    data["validation"]["issues"].append(
+        {"severity": "error", "path": "quotes[1].text", "code": "x", "message": "m"}
+    )
+    old = ArticleAnalysis.model_validate(data)
+    assert [q.id for q in old.quotes] == [f"q{n}" for n in range(1, len(old.quotes) + 1)]
+    assert [b.id for b in old.summary.bullets] == [
+        f"b{n}" for n in range(1, len(old.summary.bullets) + 1)
+    ]
+    assert old.validation.issues[-1].item == "q2"
+
+
+def test_a_renamed_actor_or_speaker_fails(tmp_path: Path, records: list[ArticleAnalysis]) -> None:
+    bad = records[0].model_copy(deep=True)
+    target = next(t for e in bad.events for t in e.targets if t.name == "Kataib Hezbollah")
+    target.name = "Shining Path"  # its evidence still reads 'Kataib Hezbollah'
+    speaker = next(q.speaker for q in bad.quotes if q.speaker.name == "Ahmed al-Sahaf")
+    speaker.name = "Kenneth F. McKenzie Jr."
+    result = _validate(str(_write(tmp_path, [bad])), "--articles", str(EXAMPLES))
+    assert result.exit_code == 1, result.output
+    assert result.stdout.count("name_unsupported") == 2
+    assert "'Shining Path' is not what its evidence 'Kataib Hezbollah' names" in result.stdout
