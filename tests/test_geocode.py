@@ -235,3 +235,26 @@ def test_the_report_shows_point_precision_and_an_escaped_note(
     hostile = _with_place(records, _geo("<img src=x onerror=alert(1)>"))
     page = render([hostile], {})
     assert "<img src=x" not in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+def test_the_indexes_cache_round_trips_and_a_damaged_file_is_rebuilt(tmp_path: Path) -> None:
+    g = geo.gazetteer()
+    path = tmp_path / "gazetteer-new.marshal"
+    (tmp_path / "gazetteer-old.marshal").write_bytes(b"an older version")
+    geo.write_cache(path, g)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # older versions dropped
+    again = geo.read_cache(path)
+    assert again is not None and again.places == g.places and again.by_name == g.by_name
+    assert again.areas == g.areas and again.counties == g.counties
+    path.write_bytes(path.read_bytes()[:1000])  # torn write
+    assert geo.read_cache(path) is None
+    assert geo.read_cache(tmp_path / "missing.marshal") is None
+
+
+def test_the_cache_can_be_switched_off_or_moved(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(geo.CACHE_ENV, "off")
+    assert geo.cache_path() is None
+    monkeypatch.setenv(geo.CACHE_ENV, "/somewhere")
+    path = geo.cache_path()
+    assert path is not None and path.parent == Path("/somewhere")
+    assert path.name.startswith("gazetteer-") and path.suffix == ".marshal"
