@@ -114,11 +114,11 @@ def _admin_key(text: str) -> str:
 _AP = (
     "Ala. Ariz. Ark. Calif. Colo. Conn. Del. Fla. Ga. Ill. Ind. Kan. Ky. La. Md. Mass. Mich. "
     "Minn. Miss. Mo. Mont. Neb. Nev. N.H. N.J. N.M. N.Y. N.C. N.D. Okla. Ore. Pa. R.I. S.C. "
-    "S.D. Tenn. Vt. Va. Wash. W.Va. Wis. Wyo."
+    "S.D. Tenn. Vt. Va. Wash. W.Va. Wis. Wyo. D.C."
 ).split()
 _AP_CODES = (
     "AL AZ AR CA CO CT DE FL GA IL IN KS KY LA MD MA MI MN MS MO MT NE NV NH NJ NM NY NC ND OK OR "
-    "PA RI SC SD TN VT VA WA WV WI WY"
+    "PA RI SC SD TN VT VA WA WV WI WY DC"
 ).split()
 _COUNTY = re.compile(r"^(.+?)\s+(county|parish|borough)$")
 
@@ -309,24 +309,17 @@ def _context_filters(context: str | None) -> list[tuple[str, set[str]]]:
     g = gazetteer()
     head = context[:200]
     hints: list[tuple[str, set[str]]] = []
-    dateline = re.match(
-        r"\s*[A-Z][A-Z .'-]+,\s*([A-Z][A-Za-z.]*(?: [A-Z][A-Za-z.]*)?)\s*[-–—]", head
-    )
+    dateline = _DATELINE.match(head)
     if dateline and (code := g.states.get(norm(dateline[1]))):
         hints.append(("dateline state", {code}))
-    named = {g.states[k] for k in _words_in(context, 3) if k in g.states and len(k) > 2}
-    named = {c for c in named if norm(g.state_names[c]) in norm(context)}  # full names only
+    text = f" {norm(context[:20_000])} "
+    named = {code for code, name in g.state_names.items() if f" {norm(name)} " in text}
     if named:
         hints.append(("states named in the text", named))
     counties = {norm(m) for m in re.findall(r"([A-Z][a-z]+(?: [A-Z][a-z]+)?) County", context)}
     if counties:
         hints.append(("counties named in the text", counties))
     return hints
-
-
-def _words_in(text: str, n: int) -> set[str]:
-    words = norm(text[:20_000]).split()
-    return {" ".join(words[i : i + k]) for k in range(1, n + 1) for i in range(len(words))}
 
 
 def _pick(cands: list[Geo], q: _Query, context: str | None, what: str) -> tuple[Geo | None, str]:
@@ -382,8 +375,9 @@ def _mentions(text: str) -> list[tuple[str, str]]:
     capitalised = any(c.isupper() for c in text)
     found: list[tuple[int, int, str]] = []
     g = gazetteer()
+    covered = 0  # "Rock Falls" is one name, not "Rock" and "Falls"
     for i, tok in enumerate(tokens):
-        if capitalised and not tok[:1].isupper():
+        if i < covered or (capitalised and not tok[:1].isupper()):
             continue
         for n in range(4, 0, -1):
             span = tokens[i : i + n]
@@ -392,6 +386,7 @@ def _mentions(text: str) -> list[tuple[str, str]]:
             key = norm(" ".join(span))
             if len(key) > 2 and key in g.by_name:
                 found.append((i, n, " ".join(span)))
+                covered = i + n
                 break
     found.sort(key=lambda f: (-f[0], -f[1]))
     return [(s, norm(s)) for _, _, s in found]
@@ -465,8 +460,8 @@ def geocode(place: Place, *, context: str | None = None) -> Place:
         return place.model_copy(update={"geo_note": f"unresolved: {reason}"})
     country = _alpha2(place.country)
     admin1_text = (place.admin1 or "").strip() or None
-    head, *rest = [part.strip() for part in text.split(",")]
-    for part in rest:  # "Springfield, Illinois" / "Springfield, IL, USA"
+    for part in text.split(",")[1:]:  # "Springfield, Illinois" / "Springfield, IL, USA"
+        part = part.strip()
         if norm(part) in g.states and not admin1_text:
             admin1_text = part
         elif (cc := g.countries.get(norm(part))) and not country:
@@ -478,12 +473,26 @@ def geocode(place: Place, *, context: str | None = None) -> Place:
         country = "US"
     else:
         state = None
+    ignored = ""
+    if admin1_text and not state and ("admin1", country, _admin_key(admin1_text)) not in g.areas:
+        ignored, admin1_text = f"admin1 '{admin1_text}' not recognised, not used", None
     q = _Query(country, admin1_text, state)
+    found = _resolve(place, q, text, context)
+    if ignored:
+        found.geo_note = f"{found.geo_note}; {ignored}"
+    return found
 
+
+def _resolve(place: Place, q: _Query, text: str, context: str | None) -> Place:
+    """Rules 1-7 of :func:`geocode` for the text before its first comma."""
+    g = gazetteer()
+    head = text.split(",")[0].strip()
     key = norm(head)
-    if (cc := g.countries.get(key)) and (country in (None, cc)) and g.states.get(key) is None:
+    if (cc := g.countries.get(key)) and q.country in (None, cc) and g.states.get(key) is None:
         return _country(place, cc)
-    if (code := g.states.get(key)) and len(key) > 2 and country in (None, "US"):
+    state = g.states.get(key) if len(key) > 2 and q.country in (None, "US") else None
+    if state and q.state in (None, state):  # not "Washington, D.C."
+        code = state
         q = _Query("US", g.state_names[code], code)
         return _admin1_fallback(place, q, f"{g.state_names[code]} is a state").model_copy(
             update={"geo_note": f"state-level: point of {g.state_names[code]}"}

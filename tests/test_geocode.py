@@ -135,6 +135,14 @@ def test_non_us_places_of_the_seed_article() -> None:
     assert _geo("medellin", country="COL").admin1_name == "Antioquia"  # lower case, no accent
 
 
+def test_an_admin1_the_gazetteer_does_not_know_is_not_used_to_refuse() -> None:
+    erbil = _geo("Erbil", country="IRQ", admin1="Kurdistan Region")  # the seed's dateline
+    assert erbil.geo_precision == 1 and _km(erbil, 36.19, 44.01) < 5
+    assert (erbil.geo_note or "").endswith("admin1 'Kurdistan Region' not recognised, not used")
+    washington = _geo("Washington, D.C.", admin1=None)
+    assert washington.admin1_name == "District of Columbia" and _km(washington, 38.9, -77.04) < 5
+
+
 def test_saint_and_st_and_accents_meet() -> None:
     st = _geo("St. Louis", admin1="Missouri")
     assert st.geo_precision == 1 and _geo("Saint Louis", admin1="MO").geonames_id == st.geonames_id
