@@ -492,11 +492,9 @@ def _resolve(place: Place, q: _Query, text: str, context: str | None) -> Place:
         return _country(place, cc)
     state = g.states.get(key) if len(key) > 2 and q.country in (None, "US") else None
     if state and q.state in (None, state):  # not "Washington, D.C."
-        code = state
-        q = _Query("US", g.state_names[code], code)
-        return _admin1_fallback(place, q, f"{g.state_names[code]} is a state").model_copy(
-            update={"geo_note": f"state-level: point of {g.state_names[code]}"}
-        )
+        name = g.state_names[state]
+        found = _admin1_fallback(place, _Query("US", name, state), "")
+        return found.model_copy(update={"geo_note": f"state-level: point of {name}"})
     qualifier = re.search(r"\(([^)]*)\)", head)
     bare = norm(re.sub(r"\([^)]*\)", " ", head))
     county = _COUNTY.match(bare) or (
