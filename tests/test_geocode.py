@@ -72,7 +72,7 @@ def test_the_article_context_resolves_what_the_place_alone_cannot() -> None:
 def test_population_decides_only_when_one_candidate_clearly_dominates() -> None:
     paris = _geo("Paris", country=None)
     assert paris.admin1_name == "Île-de-France" and "by population" in (paris.geo_note or "")
-    assert _geo("Springfield", country=None).latitude is None  # 31+ of similar size
+    assert _geo("Springfield", country=None).latitude is None  # 22+ of similar size
 
 
 @pytest.mark.parametrize(
