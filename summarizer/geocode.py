@@ -293,6 +293,11 @@ def _alpha2(code: str | None) -> str | None:
     return found.alpha_2 if found else None
 
 
+def _iso3(alpha2: str) -> str:
+    found = pycountry.countries.get(alpha_2=alpha2)
+    return found.alpha_3 if found else alpha2
+
+
 def _in_admin1(p: Geo, q: _Query) -> bool:
     if q.state:
         return p.country == "US" and p.admin1_code == q.state
@@ -328,7 +333,7 @@ def _pick(cands: list[Geo], q: _Query, context: str | None, what: str) -> tuple[
     if q.country:
         cands = [p for p in cands if p.country == q.country]
         if not cands:
-            return None, f"no place named {what} in {q.country}"
+            return None, f"no place named {what} in {_iso3(q.country)}"
     if q.admin1:
         cands = [p for p in cands if _in_admin1(p, q)]
         if not cands:
@@ -350,7 +355,7 @@ def _pick(cands: list[Geo], q: _Query, context: str | None, what: str) -> tuple[
             cands = top[:1]
             notes.append(f"by population ({top[0].population:,} vs {top[1].population:,})")
     if len(cands) > 1:
-        where = q.admin1 or q.country or "the gazetteer"
+        where = q.admin1 or (_iso3(q.country) if q.country else "the gazetteer")
         reason = "no admin1" if not q.admin1 else "none dominant"
         return None, f"ambiguous: {len(cands)} places named {what} in {where}, {reason}"
     return cands[0], "; ".join(notes)

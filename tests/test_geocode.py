@@ -56,7 +56,7 @@ def test_a_shared_name_without_admin1_is_refused_with_a_reason() -> None:
     got = _geo("Springfield")
     assert got.latitude is None and got.longitude is None and got.geo_precision is None
     assert got.geo_note is not None and got.geo_note.startswith("ambiguous: ")
-    assert "places named Springfield in US, no admin1" in got.geo_note
+    assert "places named Springfield in USA, no admin1" in got.geo_note
 
 
 def test_the_article_context_resolves_what_the_place_alone_cannot() -> None:
