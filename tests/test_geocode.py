@@ -65,6 +65,8 @@ def test_the_article_context_resolves_what_the_place_alone_cannot() -> None:
     named = "A trooper of the Illinois State Police said the boy died in Springfield."
     got = _geo("Springfield", context=named)
     assert got.admin1_name == "Illinois" and "states named in the text" in (got.geo_note or "")
+    near = _geo("Springfield", context="CHICOPEE – A man was shot on Main Street.")
+    assert near.admin1_name == "Massachusetts" and "by dateline place" in (near.geo_note or "")
     # A state named in the text does not help when no candidate is in it: still refused.
     assert _geo("Springfield", context="Officials in Alaska said nothing.").latitude is None
 
