@@ -26,7 +26,7 @@ import jinja2
 
 from summarizer.output import _date, _deaths
 from summarizer.pipeline import __version__
-from summarizer.schema import ArticleAnalysis, Issue, Place, Span
+from summarizer.schema import ArticleAnalysis, Issue, Span
 
 PALETTE_SIZE = 10
 """Events are coloured ``ev0`` .. ``ev9`` in order (the template defines the colours)."""
@@ -184,14 +184,6 @@ def _counts(records: list[ArticleAnalysis]) -> dict[str, list[tuple[str, str, in
     }
 
 
-def _geo(place: Place) -> str:
-    """Where the geocoder put the place: point, ACLED precision and how (or why not)."""
-    point = "no point"
-    if place.latitude is not None and place.longitude is not None:
-        point = f"{place.latitude:.4f}, {place.longitude:.4f} · precision {place.geo_precision}"
-    return " · ".join(x for x in (point, place.geo_note) if x)
-
-
 def _environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
@@ -201,7 +193,7 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["excerpt"] = lambda s, n=90: s if len(s) <= n else s[: n - 1] + "…"
-    env.globals.update(date=_date, deaths=_deaths, geo=_geo)
+    env.globals.update(date=_date, deaths=_deaths)
     return env
 
 
