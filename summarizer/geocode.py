@@ -449,14 +449,14 @@ def _admin1_fallback(place: Place, q: _Query, reason: str) -> Place:
         p = _area("admin1", "US", _admin_key(g.state_names[q.state]))
         name = g.state_names[q.state]
         if p:
-            note = f"{reason}; point of {name} (precision 3)"
+            note = f"{reason}; point of {name}"
             return _fill(
                 place, p, 3, note, geonames_id=g.state_ids[q.state], geo_name=name, admin2=None
             )
     elif q.admin1 and q.country:
         p = _area("admin1", q.country, _admin_key(q.admin1))
         if p:
-            note = f"{reason}; point of {q.admin1} (precision 3)"
+            note = f"{reason}; point of {q.admin1}"
             return _fill(place, p, 3, note, geonames_id=None, geo_name=p.admin1, admin2=None)
     return place.model_copy(update={"geo_note": f"unresolved: {reason}"})
 
