@@ -396,7 +396,7 @@ _STREET = re.compile(
 
 def _mentions(text: str) -> list[tuple[str, str]]:
     """Place-name candidates inside a longer text, last first: (surface, normalised key)."""
-    text = _STREET.sub(" , ", text)
+    text = re.sub(r"['’]s\b", "", _STREET.sub(" , ", text))  # "Chicago's South Side"
     tokens = re.findall(r"[\w.'’-]+|[,;()]", text)
     capitalised = any(c.isupper() for c in text)
     found: list[tuple[int, int, str]] = []

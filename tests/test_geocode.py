@@ -105,6 +105,7 @@ def test_a_county_name_shared_by_many_states_is_refused() -> None:
     [
         ("the 2800 block of West Main Street in Springfield", "IL", 39.80, -89.64),
         ("south side of Chicago", None, 41.85, -87.65),
+        ("Chicago’s South Side", None, 41.85, -87.65),
         ("Chicago (Englewood)", "Illinois", 41.85, -87.65),
         ("near Rock Falls", "Illinois", 41.78, -89.69),
     ],
