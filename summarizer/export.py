@@ -1,7 +1,8 @@
 """Export stage: records as the tables analysts load elsewhere, one row per event.
 
 * ``acled-csv``: ACLED's columns in ACLED's order, filled where our record determines them and
-  empty where it does not (no coordinates, admin2/3, region, source scale or tags).
+  empty where it does not (admin3, region, source scale, tags); coordinates, admin1/2, location
+  and geo_precision come from :mod:`summarizer.geocode`.
 * ``plover-jsonl``: one PLOVER event record (manual draft 2.0 fields) per line.
 * ``csv`` and ``parquet``: one flat row per event with every field of the record; both come from
   :data:`FLAT`, so the CSV header and the Parquet schema (:data:`FLAT_SCHEMA`) never drift apart.
@@ -28,7 +29,7 @@ import pyarrow.parquet as pq
 import pycountry
 
 from summarizer.pipeline import __version__
-from summarizer.schema import Actor, ArticleAnalysis, Event
+from summarizer.schema import Actor, ArticleAnalysis, Event, Place
 from summarizer.taxonomy import IGO_CODES
 
 
@@ -122,6 +123,11 @@ def interaction(event: Event) -> str:
     return "" if i2 is None else "".join(sorted(f"{i1}{i2}"))
 
 
+def _coordinate(value: float | None) -> str:
+    """ACLED gives coordinates to 4 decimals."""
+    return "" if value is None else f"{value:.4f}"
+
+
 def acled_row(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
     place = event.location
     day, precision = acled_date(event)
@@ -150,8 +156,12 @@ def acled_row(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
         else "",
         iso=int(country.numeric) if country else "",
         country=country.name if country else "",
-        admin1=(place.admin1 or "") if place else "",
-        location=place.text if place else "",
+        admin1=(place.admin1_name or place.admin1 or "") if place else "",
+        admin2=(place.admin2 or "") if place else "",
+        location=(place.geo_name or place.text) if place else "",
+        latitude=_coordinate(place.latitude) if place else "",
+        longitude=_coordinate(place.longitude) if place else "",
+        geo_precision=(place.geo_precision or "") if place else "",
         source=record.article.source or "",
         notes=event.summary,
         fatalities=event.fatalities.min,
@@ -181,6 +191,18 @@ PLOVER_LOCATION_FIELDS = (
 )  # fmt: skip
 
 
+def plover_resolution(place: Place) -> int | None:
+    """PLOVER's ``resolution`` (5 sub-city ... 1 country) of the point we resolved to: a town 4,
+    a county 3, an admin1 2, a country 1 (our points are never finer than a town)."""
+    if place.latitude is None:
+        return None
+    if place.geo_precision in (1, 2) and place.geonames_id:
+        return 4
+    if place.geo_precision == 2:
+        return 3
+    return 2 if place.admin1_name else 1
+
+
 def _entity(actor: Actor) -> dict[str, Any]:
     entity = dict.fromkeys(PLOVER_ENTITY_FIELDS)
     entity.update(
@@ -200,9 +222,16 @@ def plover_record(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
         loc = dict.fromkeys(PLOVER_LOCATION_FIELDS)
         loc.update(
             extracted_place=place.text,
-            province=place.admin1,
+            resolved_place=place.geo_name,
+            geonameid=place.geonames_id,
+            lat=place.latitude,
+            lon=place.longitude,
+            city=place.geo_name if place.geo_precision in (1, 2) and place.geonames_id else None,
+            district=place.admin2,
+            province=place.admin1_name or place.admin1,
             country=country.name if country else None,
             country_code=place.country,
+            resolution=plover_resolution(place),
         )
     spans = event.evidence
     return {
@@ -257,6 +286,10 @@ def _names(attr: str, field: str) -> Getter:
     return lambda r, e: [getattr(x, field) or "" for x in getattr(e, attr)]
 
 
+def _place(field: str) -> Getter:
+    return lambda r, e: getattr(e.location, field) if e.location else None
+
+
 FLAT: tuple[tuple[str, pa.DataType, Getter], ...] = (
     ("article_id", _S, lambda r, e: r.article.id),
     ("title", _S, lambda r, e: r.article.title),
@@ -282,6 +315,14 @@ FLAT: tuple[tuple[str, pa.DataType, Getter], ...] = (
     ("location", _S, lambda r, e: e.location.text if e.location else None),
     ("location_country", _S, lambda r, e: e.location.country if e.location else None),
     ("location_admin1", _S, lambda r, e: e.location.admin1 if e.location else None),
+    ("location_latitude", pa.float64(), _place("latitude")),
+    ("location_longitude", pa.float64(), _place("longitude")),
+    ("location_geonames_id", pa.int64(), _place("geonames_id")),
+    ("location_geo_name", _S, _place("geo_name")),
+    ("location_admin1_name", _S, _place("admin1_name")),
+    ("location_admin2", _S, _place("admin2")),
+    ("location_geo_precision", pa.int32(), _place("geo_precision")),
+    ("location_geo_note", _S, _place("geo_note")),
     ("fatalities_min", pa.int32(), lambda r, e: e.fatalities.min),
     ("fatalities_max", pa.int32(), lambda r, e: e.fatalities.max),
     ("fatalities_estimated", pa.bool_(), lambda r, e: e.fatalities.estimated),
@@ -347,7 +388,7 @@ def export(records: list[ArticleAnalysis], fmt: ExportFormat, path: Path) -> int
     else:
         data = [flat_row(r, e) for r, e in table]
         arrow = pa.Table.from_pylist(data, schema=FLAT_SCHEMA).replace_schema_metadata(
-            {"summarizer_version": __version__, "flat_schema": "1"}
+            {"summarizer_version": __version__, "flat_schema": "2"}
         )
         pq.write_table(arrow, path)
     return len(table)

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from summarizer import llm, prompts
+from summarizer import geocode, llm, prompts
 from summarizer.checks import CheckedExtraction, Review, review
 from summarizer.errors import ChecksFailed, ModelError
 from summarizer.schema import (
@@ -93,6 +93,7 @@ def _finish(article: Article, settings: Settings, outcome: llm.Outcome) -> Artic
             created_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
         ),
     )
+    analysis = geocode.geocode_record(analysis, article.text)  # after checks: places -> points
     if settings.strictness == "strict" and result.errors:
         codes = sorted({i.code for i in result.errors})
         raise ChecksFailed(

@@ -134,7 +134,20 @@ class DateRef(DateDraft):
 
 
 class Place(PlaceDraft):
+    """The place as extracted, plus what :mod:`summarizer.geocode` resolved it to: the point,
+    the GeoNames id and name, admin1/admin2 names, ACLED's ``geo_precision`` (1 the town, 2 near
+    it or district-level, 3 region or country) and ``geo_note`` (how it was resolved, or why not).
+    """
+
     evidence: Span | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    geonames_id: int | None = None
+    geo_name: str | None = None
+    admin1_name: str | None = None
+    admin2: str | None = None
+    geo_precision: int | None = None
+    geo_note: str | None = None
 
 
 class Fatalities(FatalitiesDraft):

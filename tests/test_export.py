@@ -116,7 +116,9 @@ def test_acled_csv_round_trip(records: list[ArticleAnalysis], tmp_path: Path) ->
         assert row["actor2"] == (event.targets[0].name if event.targets else "")
         assert int(row["fatalities"]) == event.fatalities.min
         assert row["notes"] == event.summary
-        assert row["location"] == (event.location.text if event.location else "")
+        assert row["location"] == (
+            (event.location.geo_name or event.location.text) if event.location else ""
+        )
 
     # The seed article's Friday strikes: day precision, ISO numeric code, state forces (1)
     # against an unidentified armed group (3).
