@@ -36,6 +36,8 @@ Scenarios, chosen by substrings of the request's ``model`` (they combine; no mat
     * ``server-error-once``: the first request per (model, fixture id) gets HTTP 500.
       If both gates are requested, the 429 comes first, then the 500, then answers.
     Gate counters live in the server; :meth:`ScriptedServer.reset` clears them.
+    * ``truncated-context``: ``prompt_tokens`` is reported as at most :data:`NUM_CTX`, as Ollama
+      does when it cuts a prompt to its ``num_ctx`` without a word.
 
 Usage (deterministic estimates, see :func:`estimate_usage`)
     ``prompt_tokens = ceil((message chars + len(json.dumps(tools))) / 4)`` where message chars
@@ -109,9 +111,11 @@ SCENARIOS = (
     "server-error-once",
     "no-usage",
     "refuse-key",
+    "truncated-context",
 )
 MODELS = ("scripted", *(f"scripted-{name}" for name in SCENARIOS))
 
+NUM_CTX = 2048  # the context ``truncated-context`` pretends to cut prompts to
 FAULTS = ("server_error", "timeout", "malformed_json", "schema_invalid")
 
 Headers = list[tuple[str, str]]
@@ -492,6 +496,10 @@ class ScriptedServer:
         }
         if "no-usage" in wanted:
             del reply["usage"]
+        elif "truncated-context" in wanted:
+            usage = reply["usage"]
+            usage["prompt_tokens"] = min(usage["prompt_tokens"], NUM_CTX)
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return reply
 
     # ------------------------------------------------------------------ Files + Batches API
