@@ -190,7 +190,8 @@ def _failed(exc: SummarizerError) -> typer.Exit:
     message = str(exc)
     fields = getattr(exc, "fields", ())
     if isinstance(exc, ConfigError) and fields:
-        message += " (flags: " + ", ".join("--" + f.replace("_", "-") for f in fields) + ")"
+        flags = " or ".join("--" + f.replace("_", "-") for f in fields)
+        message += f"; on the command line: {flags}"
     return _fail(message, exc.exit_code)
 
 
@@ -199,7 +200,7 @@ def _settings(**flags: object) -> Settings:
     environment variable."""
     from pydantic import ValidationError
 
-    from summarizer.settings import Settings
+    from summarizer.settings import Settings, env_names
 
     try:
         return Settings(**{k: v for k, v in flags.items() if v is not None})
@@ -209,9 +210,8 @@ def _settings(**flags: object) -> Settings:
         if flags.get(name) is not None:
             origin = "--" + name.replace("_", "-")
         else:
-            alias = getattr(Settings.model_fields.get(name), "validation_alias", None)
-            envs = [c for c in getattr(alias, "choices", ()) if isinstance(c, str) and c.isupper()]
-            origin = " or ".join(envs or [f"SUMMARIZER_{name.upper()}"]) + " (environment or .env)"
+            envs = env_names(name) if name in Settings.model_fields else ["?"]
+            origin = " or ".join(envs) + " (environment or .env)"
         message = first["msg"].removeprefix("Value error, ")
         raise _fail(f"invalid setting {name} from {origin}: {message}", EXIT_USAGE) from None
 
