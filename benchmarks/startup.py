@@ -2,10 +2,12 @@
 costs by ``python -X importtime``.
 
 Each command runs ``--runs`` times (default 10) as a fresh process (``python -m summarizer ...``,
-what the ``summarizer`` script runs); the table shows the median, min and max wall time, next to
-``python -c pass`` (the interpreter alone). ``validate`` checks the demo's first record against
-its article (a small file). ``--tree DIR`` measures another source tree instead (for example
-``git archive main | tar -x -C /tmp/main``) to compare before and after.
+what the ``summarizer`` script runs); the table shows the median, min and max wall time next to
+``python -c pass`` (the interpreter alone), and the median CPU time (user + system) of the
+process, which the load of a shared machine inflates less than wall time. ``validate`` checks
+the demo's first record against its article (a small file). Commands run in the temporary
+folder, so the current directory does not shadow the tree measured. ``--tree DIR`` measures
+another source tree instead (for example ``git archive main | tar -x -C /tmp/main``).
 
     python benchmarks/startup.py [--runs 10] [--tree DIR]  # table; writes results/startup.json
 """
@@ -18,6 +20,7 @@ import json
 import os
 import platform
 import re
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,17 +44,21 @@ def _records(folder: Path) -> tuple[Path, Path]:
 
 
 def _time(argv: list[str], env: dict[str, str], runs: int) -> dict[str, Any]:
-    times = []
+    times, cpu = [], []
     for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        done = subprocess.run(argv, env=env, capture_output=True, cwd=ROOT)
+        done = subprocess.run(argv, env=env, capture_output=True, cwd=tempfile.gettempdir())
         times.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode not in (0, 2):  # 2: config without a model, by design
             raise SystemExit(f"{argv} failed: {done.stderr.decode()[-500:]}")
     return {
         "median_s": round(statistics.median(times), 3),
         "min_s": round(min(times), 3),
         "max_s": round(max(times), 3),
+        "cpu_median_s": round(statistics.median(cpu), 3),
         "runs": runs,
     }
 
@@ -62,7 +69,7 @@ def _importtime(env: dict[str, str], runs: int) -> dict[str, Any]:
     for _ in range(runs):
         done = subprocess.run(
             [sys.executable, "-X", "importtime", "-c", "import summarizer.cli"],
-            env=env, capture_output=True, text=True, cwd=ROOT,
+            env=env, capture_output=True, text=True, cwd=tempfile.gettempdir(),
         )  # fmt: skip
         rows = re.findall(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)", done.stderr)
         totals.append(next(int(c) for _, c, _, name in rows if name == "summarizer.cli") / 1e6)
@@ -102,9 +109,12 @@ def main() -> None:
             rows[name] = _time(argv, env, args.runs)
     imports = _importtime(env, args.runs)
 
-    print(f"{'command':36} {'median s':>9} {'min s':>7} {'max s':>7}")
+    print(f"{'command':36} {'median s':>9} {'min s':>7} {'max s':>7} {'CPU s':>7}")
     for name, row in rows.items():
-        print(f"{name:36} {row['median_s']:9.3f} {row['min_s']:7.3f} {row['max_s']:7.3f}")
+        print(
+            f"{name:36} {row['median_s']:9.3f} {row['min_s']:7.3f} {row['max_s']:7.3f} "
+            f"{row['cpu_median_s']:7.3f}"
+        )
     print(f"\n-X importtime, import summarizer.cli: {imports['median_s']:.3f} s (median)")
     for module, seconds in imports["top"].items():
         print(f"  {module:40} {seconds:.3f} s")
@@ -124,7 +134,9 @@ def main() -> None:
 
 
 def _help(argv: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run([*argv[:-1], "--help"], env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [*argv[:-1], "--help"], env=env, capture_output=True, text=True, cwd=tempfile.gettempdir()
+    )
     return done.stdout
 
 

@@ -277,3 +277,24 @@ def test_instructor_lines_still_reach_a_configured_application() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
     )
     assert done.stderr == "API call failed on attempt 1: x\n"
+
+
+# --------------------------------------------------------------- item 12: reports and exports
+
+
+def test_python_api_writes_reports_and_exports(tmp_path: Path) -> None:
+    import summarizer
+
+    records = run_demo()
+    text = (ROOT / "examples" / "centcom-strikes-iraq.txt").read_text(encoding="utf-8")
+    page = tmp_path / "r.html"
+    assert summarizer.write_report(records, page, texts=[text]) == 1  # the other has no text
+    assert "McKenzie" in page.read_text(encoding="utf-8")
+    assert summarizer.write_report(records[0], str(page)) == 1
+
+    rows = summarizer.export(records, tmp_path / "e.jsonl", format="plover-jsonl")
+    assert rows == sum(len(r.events) for r in records) > 0
+    assert len((tmp_path / "e.jsonl").read_text(encoding="utf-8").splitlines()) == rows
+    assert summarizer.export.ExportFormat is ExportFormat  # still the module, too
+    with pytest.raises(ValueError):
+        summarizer.export(records, tmp_path / "e.x", format="xlsx")
