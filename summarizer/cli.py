@@ -736,7 +736,7 @@ def batch(
         with reporter:
             asyncio.run(drain(job, names))
     except SummarizerError as exc:
-        raise _failed(exc) from None
+        raise _fail(str(exc), exc.exit_code) from None
     except KeyboardInterrupt:
         raise _fail("interrupted; run the same command again to resume", 1) from None
     reporter.console.print(reporter.summary())
