@@ -86,7 +86,6 @@ app = typer.Typer(
     cls=_OneLineErrors,
     no_args_is_help=True,
     add_completion=True,
-    help="Turn news reports into validated, source-grounded event records and summaries.",
     epilog="Example: summarizer run article.txt --published 2020-03-13 > record.json",
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -439,7 +438,9 @@ def config(
         raise _failed(problem)
 
 
-@app.command(epilog=_examples("summarizer demo", "summarizer demo --format json | jq .[0].events"))
+@app.command(
+    epilog=_examples("summarizer demo", "summarizer demo --format json | jq '.[0].events'")
+)
 def demo(
     fmt: Annotated[
         Format, typer.Option("--format", "-f", help="json (a list of records) or markdown")
