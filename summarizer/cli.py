@@ -3,6 +3,10 @@
 Exit codes: 0 success; 1 the model or provider failed (no record); 2 bad input or configuration
 (flags, settings, an output that is an input or cannot be written). Errors are one line on
 stderr, control characters escaped, never a traceback.
+
+Startup stays fast: this module imports only typer and the standard library at the top; each
+command imports the stages it needs (openai, instructor, rouge-score, pyarrow load only where
+used; ``tests/test_cli_conventions.py`` checks it, ``benchmarks/startup.py`` measures it).
 """
 
 from __future__ import annotations
@@ -13,30 +17,47 @@ import logging
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from typer.core import TyperGroup
 
-from summarizer import demo as demo_module
-from summarizer import evaluate as evaluate_module
-from summarizer import export as export_module
-from summarizer import records as records_module
-from summarizer import report as report_module
-from summarizer import validate as validate_module
-from summarizer import verify as verify_module
-from summarizer.errors import EXIT_USAGE, SummarizerError, check_output, mask_url, printable
-from summarizer.llm import resolve
-from summarizer.output import to_json, to_markdown
-from summarizer.pipeline import analyze
-from summarizer.schema import ArticleAnalysis
-from summarizer.settings import Settings
-from summarizer.source import make_article, parse_date, read_text
+from summarizer.errors import (
+    EXIT_USAGE,
+    ConfigError,
+    SummarizerError,
+    check_output,
+    mask_url,
+    printable,
+)
+
+if TYPE_CHECKING:
+    from summarizer.schema import ArticleAnalysis
+    from summarizer.settings import Settings
 
 _UsageError = typer.BadParameter.__base__  # click's UsageError (typer may vendor click)
+
+
+def _plain_metavars(params: list[Any]) -> None:
+    """Help shows no type placeholders (``<bool>``, ``<str>``, ``{file}``): a flag shows
+    nothing, a choice ``[a|b]``, any other value its metavar (else its name in capitals), and
+    an argument is ``NAME`` in usage (``[NAME]`` when optional)."""
+    for param in params:
+        if param.metavar is None:
+            if getattr(param, "is_flag", False):
+                param.metavar = ""
+            elif getattr(param.type_descriptor, "is_choice", False):
+                choices = param.type_descriptor.choices or ()
+                param.metavar = "[" + "|".join(str(getattr(c, "value", c)) for c in choices) + "]"
+            else:
+                param.metavar = (param.name or "value").upper()
+        if param.param_type_name == "argument":
+            usage = param.metavar if param.required else f"[{param.metavar}]"
+            param.display_type_rich = lambda ctx: None
+            param._usage_display_name = lambda usage=usage: usage
 
 
 class _OneLineErrors(TyperGroup):
@@ -49,14 +70,55 @@ class _OneLineErrors(TyperGroup):
             where = exc.ctx.command_path if exc.ctx else ctx.command_path
             raise _fail(f"{exc.format_message()} (see {where} --help)", EXIT_USAGE) from None
 
+    def get_params(self, ctx: typer.Context) -> list[Any]:
+        params = super().get_params(ctx)
+        _plain_metavars(params)
+        return params
+
+    def get_command(self, ctx: typer.Context, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_metavars(command.get_params(ctx))
+        return command
+
 
 app = typer.Typer(
     cls=_OneLineErrors,
     no_args_is_help=True,
-    add_completion=False,
-    help="Turn news reports into validated, source-grounded event records and summaries.",
+    add_completion=True,
+    epilog="Example: summarizer run article.txt --published 2020-03-13 > record.json",
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
+
+
+def _version(show: bool) -> None:
+    if show:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            shown = version("summarizer")
+        except PackageNotFoundError:  # a source tree that is not installed
+            shown = "0.0.0+source"
+        typer.echo(f"summarizer {shown}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _main(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="print the version and exit"
+        ),
+    ] = False,
+) -> None:
+    """Turn news reports into validated, source-grounded event records and summaries.
+
+    Settings come from flags, then SUMMARIZER_* environment variables (OPENAI_API_KEY and
+    OPENAI_BASE_URL too), then a .env file. Exit codes: 0 ok, 1 model or provider failure,
+    2 bad input or configuration.
+    """
 
 
 class Format(StrEnum):
@@ -65,18 +127,55 @@ class Format(StrEnum):
 
 
 ModelOpt = Annotated[
-    str | None, typer.Option("--model", "-m", help="provider/model, e.g. ollama/qwen2.5:7b")
+    str | None,
+    typer.Option(
+        "--model",
+        "-m",
+        metavar="PROVIDER/MODEL",
+        help="e.g. openai/gpt-4.1-mini, ollama/qwen2.5:7b [env: SUMMARIZER_MODEL]",
+    ),
 ]
-BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint")]
-RecordsArg = Annotated[Path, typer.Argument(help="RECORD.json (one or a list) or OUT.jsonl")]
-SourceOpt = Annotated[Path | None, typer.Option(help="the article text the record was made from")]
+BaseUrlOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--base-url",
+        metavar="URL",
+        help="OpenAI-compatible endpoint [env: SUMMARIZER_BASE_URL, OPENAI_BASE_URL]",
+    ),
+]
+RecordsArg = Annotated[
+    Path,
+    typer.Argument(metavar="RECORDS", help="RECORD.json (one or a list) or OUT.jsonl"),
+]
+SourceOpt = Annotated[
+    Path | None,
+    typer.Option(metavar="FILE", help="the article text the record was made from"),
+]
 ArticlesOpt = Annotated[
     Path | None,
-    typer.Option(help="the batch input (JSONL with 'text') or a folder of .txt articles"),
+    typer.Option(
+        metavar="INPUT",
+        help="the batch input (JSONL with 'text') or a folder of .txt articles",
+    ),
 ]
 ModeOpt = Annotated[
-    str | None, typer.Option("--mode", help="tools (default), json_schema, json or md_json")
+    str | None,
+    typer.Option(
+        "--mode",
+        metavar="MODE",
+        help="tools (default), json_schema, json or md_json [env: SUMMARIZER_MODE]",
+    ),
 ]
+FormatOpt = Annotated[
+    Format, typer.Option("--format", "-f", help="json (one record) or markdown (to read)")
+]
+STDOUT = Path("-")
+"""``-o -``: write to stdout."""
+
+
+def _examples(*lines: str) -> str:
+    """An epilog that help shows verbatim (click keeps a paragraph that starts with \\b)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {line}" for line in lines)
 
 
 def _fail(message: str, code: int) -> typer.Exit:
@@ -84,9 +183,24 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _failed(exc: SummarizerError) -> typer.Exit:
+    """The one line for a library error; a configuration error also names the flags that set
+    the settings it names (the library's message names the settings and their variables)."""
+    message = str(exc)
+    fields = getattr(exc, "fields", ())
+    if isinstance(exc, ConfigError) and fields:
+        flags = " or ".join("--" + f.replace("_", "-") for f in fields)
+        message += f"; on the command line: {flags}"
+    return _fail(message, exc.exit_code)
+
+
 def _settings(**flags: object) -> Settings:
     """Settings from ``flags`` over the environment; a bad value is one line naming its flag or
     environment variable."""
+    from pydantic import ValidationError
+
+    from summarizer.settings import Settings, env_names
+
     try:
         return Settings(**{k: v for k, v in flags.items() if v is not None})
     except ValidationError as exc:
@@ -95,33 +209,41 @@ def _settings(**flags: object) -> Settings:
         if flags.get(name) is not None:
             origin = "--" + name.replace("_", "-")
         else:
-            alias = getattr(Settings.model_fields.get(name), "validation_alias", None)
-            envs = [c for c in getattr(alias, "choices", ()) if isinstance(c, str) and c.isupper()]
-            origin = " or ".join(envs or [f"SUMMARIZER_{name.upper()}"]) + " (environment or .env)"
+            envs = env_names(name) if name in Settings.model_fields else ["?"]
+            origin = " or ".join(envs) + " (environment or .env)"
         message = first["msg"].removeprefix("Value error, ")
         raise _fail(f"invalid setting {name} from {origin}: {message}", EXIT_USAGE) from None
 
 
-def _out(text: str) -> None:
+def _out(text: str | bytes) -> None:
     """Write ``text`` to stdout now; a closed or full stdout is an OSError (and Python's own
     flush at exit is sent to /dev/null, so it adds no traceback)."""
     if sys.stdout is None:
         raise OSError("stdout is closed")
     try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        if isinstance(text, bytes):
+            sys.stdout.flush()
+            sys.stdout.buffer.write(text)
+            sys.stdout.buffer.flush()
+        else:
+            sys.stdout.write(text)
+            sys.stdout.flush()
     except OSError:
         with contextlib.suppress(OSError, ValueError):  # ValueError: no descriptor (tests)
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise
 
 
+def _stdout(output: Path | None) -> bool:
+    return output is None or output == STDOUT
+
+
 def _deliver(text: str, output: Path | None, *, keep: str | None = None) -> None:
-    """Write ``text`` to ``output`` (None: stdout). If that fails, one line says so; with
-    ``keep`` (what the text is) the text is first saved to a recovery file the line names."""
-    where = "stdout" if output is None else str(output)
+    """Write ``text`` to ``output`` (None or ``-``: stdout). If that fails, one line says so;
+    with ``keep`` (what the text is) the text is first saved to a recovery file the line names."""
+    where = "stdout" if _stdout(output) else str(output)
     try:
-        if output is None:
+        if output is None or _stdout(output):
             _out(text)
         else:
             output.write_text(text, encoding="utf-8")
@@ -129,7 +251,7 @@ def _deliver(text: str, output: Path | None, *, keep: str | None = None) -> None
     except OSError as exc:
         problem = f"cannot write {where}: {exc.strerror or exc}"
     if keep:
-        suffix = output.suffix if output is not None else ".out"
+        suffix = output.suffix if output is not None and not _stdout(output) else ".out"
         try:
             fd, saved = tempfile.mkstemp(prefix="summarizer-", suffix=suffix)
             with os.fdopen(fd, "w", encoding="utf-8") as file:
@@ -140,18 +262,35 @@ def _deliver(text: str, output: Path | None, *, keep: str | None = None) -> None
     raise _fail(problem, EXIT_USAGE)
 
 
+@contextlib.contextmanager
+def _file_or_stdout(output: Path, suffix: str) -> Iterator[Path]:
+    """A path to write: ``output`` itself, or for ``-`` a temporary file copied to stdout."""
+    if not _stdout(output):
+        yield output
+        return
+    with tempfile.TemporaryDirectory(prefix="summarizer-") as folder:
+        path = Path(folder) / f"out{suffix}"
+        yield path
+        try:
+            _out(path.read_bytes())
+        except OSError as exc:
+            raise _fail(f"cannot write stdout: {exc.strerror or exc}", EXIT_USAGE) from None
+
+
 def _checked(output: Path | None, *inputs: Path | str | None) -> None:
     """Refuse, before any work, an output that is an input or cannot be written."""
-    if output is not None:
+    if output is not None and not _stdout(output):
         try:
             check_output(output, *inputs)
         except SummarizerError as exc:
-            raise _fail(str(exc), exc.exit_code) from None
+            raise _failed(exc) from None
 
 
 def _emit(
     results: list[ArticleAnalysis], fmt: Format, output: Path | None, *, keep: str | None = None
 ) -> None:
+    from summarizer.output import to_json, to_markdown
+
     if fmt is Format.json:
         text = (
             to_json(results[0])
@@ -171,31 +310,76 @@ def _quiet_libraries() -> None:
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
 
-@app.command()
+class StrictnessOpt(StrEnum):
+    strict = "strict"
+    lenient = "lenient"
+
+
+@app.command(
+    epilog=_examples(
+        "summarizer run article.txt --published 2020-03-13 > record.json",
+        "cat article.txt | summarizer run --format markdown -o -",
+        "summarizer run a.txt -m ollama/qwen2.5:7b --mode json_schema --strictness strict",
+    )
+)
 def run(
-    file: Annotated[str, typer.Argument(help="article text file, or - for stdin")],
-    published: Annotated[
-        str | None, typer.Option(help="publication date, YYYY-MM-DD (anchors 'Friday')")
+    file: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="FILE",
+            help="article text file; - or nothing reads stdin (when it is not a terminal)",
+        ),
     ] = None,
-    title: Annotated[str | None, typer.Option()] = None,
-    source: Annotated[str | None, typer.Option(help="outlet name")] = None,
-    url: Annotated[str | None, typer.Option()] = None,
+    published: Annotated[
+        str | None,
+        typer.Option(metavar="DATE", help="publication date, YYYY-MM-DD (anchors 'Friday')"),
+    ] = None,
+    title: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="headline (shown to the model)")
+    ] = None,
+    source: Annotated[
+        str | None, typer.Option(metavar="TEXT", help="outlet name (shown to the model)")
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option(metavar="URL", help="article URL (kept in the record)")
+    ] = None,
     id: Annotated[
-        str | None, typer.Option("--id", help="article id (default: content hash)")
+        str | None, typer.Option("--id", metavar="ID", help="article id (default: content hash)")
     ] = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     mode: ModeOpt = None,
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.json,
-    output: Annotated[Path | None, typer.Option("--output", "-o", help="write here")] = None,
+    strictness: Annotated[
+        StrictnessOpt | None,
+        typer.Option(
+            help="lenient (default): a record still failing checks after the re-asks is written, "
+            "flagged, exit 0 with a warning; strict: no record, exit 1 "
+            "[env: SUMMARIZER_STRICTNESS]",
+        ),
+    ] = None,
+    fmt: FormatOpt = Format.json,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", metavar="FILE", help="write here (- or none: stdout)"),
+    ] = None,
     verify: Annotated[
         bool, typer.Option("--verify", help="a second model call judges each summary bullet")
     ] = False,
 ) -> None:
     """Analyse one article: events, quotes and a summary, every span checked against the text."""
+    from summarizer import verify as verify_module
+    from summarizer.pipeline import analyze
+    from summarizer.source import make_article, parse_date, read_text
+
+    if file is None:
+        if sys.stdin is None or sys.stdin.isatty():
+            raise _fail("give an article FILE, or pipe the text on stdin", EXIT_USAGE)
+        file = "-"
     _quiet_libraries()
     _checked(output, file)
-    settings = _settings(model=model, base_url=base_url, mode=mode)
+    settings = _settings(
+        model=model, base_url=base_url, mode=mode, strictness=strictness and strictness.value
+    )
     try:
         article = make_article(
             read_text(file),
@@ -209,22 +393,35 @@ def run(
         if verify:
             result = verify_module.apply(result, *verify_module.verify(result, settings))
     except SummarizerError as exc:
-        raise _fail(str(exc), exc.exit_code) from None
+        raise _failed(exc) from None
     _emit([result], fmt, output, keep="result")
     if not result.validation.ok:
         errors = sum(i.is_error for i in result.validation.issues)
         typer.echo(f"warning: {errors} check(s) failed; see validation.issues", err=True)
 
 
-@app.command()
+@app.command(
+    epilog=_examples(
+        "summarizer config",
+        "summarizer config --model ollama/qwen2.5:7b",
+        "OPENAI_BASE_URL=http://localhost:8000/v1 summarizer config",
+    )
+)
 def config(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     mode: ModeOpt = None,
 ) -> None:
-    """Show the resolved settings (API key masked) and where calls would go."""
+    """Show the resolved settings (API key masked) and where calls would go.
+
+    The JSON goes to stdout; a configuration that cannot make a call also prints its problem on
+    stderr and exits 2.
+    """
+    from summarizer.llm import resolve
+
     settings = _settings(model=model, base_url=base_url, mode=mode)
     shown = settings.masked()
+    problem: SummarizerError | None = None
     try:
         target = resolve(settings)
         shown["resolved"] = {
@@ -235,18 +432,29 @@ def config(
     except SummarizerError as exc:
         shown["resolved"] = None
         shown["problem"] = str(exc)
+        problem = exc
     _deliver(json.dumps(shown, indent=2, default=str) + "\n", None)
+    if problem is not None:
+        raise _failed(problem)
 
 
-@app.command()
+@app.command(
+    epilog=_examples("summarizer demo", "summarizer demo --format json | jq '.[0].events'")
+)
 def demo(
-    fmt: Annotated[Format, typer.Option("--format", "-f")] = Format.markdown,
+    fmt: Annotated[
+        Format, typer.Option("--format", "-f", help="json (a list of records) or markdown")
+    ] = Format.markdown,
     record: Annotated[
         str | None,
-        typer.Option(hidden=True, help="re-record the demo cassettes from this server URL"),
+        typer.Option(
+            hidden=True, metavar="URL", help="re-record the demo cassettes from this server URL"
+        ),
     ] = None,
 ) -> None:
     """Run the bundled example articles through the full pipeline, replaying recorded responses."""
+    from summarizer import demo as demo_module
+
     _quiet_libraries()
     typer.echo(
         "summarizer demo: replaying RECORDED model responses (cassettes/demo/), recorded from the "
@@ -266,12 +474,13 @@ class ReportFormat(StrEnum):
     json = "json"
 
 
-class StrictnessOpt(StrEnum):
-    strict = "strict"
-    lenient = "lenient"
-
-
-@app.command()
+@app.command(
+    epilog=_examples(
+        "summarizer validate out.jsonl --articles input.jsonl",
+        "summarizer validate record.json --source article.txt --strictness lenient",
+        "summarizer validate out.jsonl --articles examples/ --format json",
+    )
+)
 def validate(
     records: RecordsArg,
     source: SourceOpt = None,
@@ -280,19 +489,24 @@ def validate(
         StrictnessOpt,
         typer.Option(help="strict: any error fails; lenient: only errors a record hides"),
     ] = StrictnessOpt.strict,
-    fmt: Annotated[ReportFormat, typer.Option("--format", "-f")] = ReportFormat.text,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", "-f", help="text (one line per record) or json")
+    ] = ReportFormat.text,
 ) -> None:
     """Re-check stored records against their source texts with the pipeline's rules.
 
     Exit 0 when no record fails, 1 when one does, 2 on bad input.
     """
+    from summarizer import records as records_module
+    from summarizer import validate as validate_module
+
     if (source is None) == (articles is None):
         raise _fail("give exactly one of --source ARTICLE or --articles INPUT", EXIT_USAGE)
     try:
         texts = records_module.load_texts(source or articles)  # type: ignore[arg-type]
         loaded = records_module.load_records(records)
     except SummarizerError as exc:
-        raise _fail(str(exc), exc.exit_code) from None
+        raise _failed(exc) from None
     verdicts = validate_module.recheck_all(loaded, texts)
     if fmt is ReportFormat.json:
         shown = validate_module.as_json(verdicts, strictness.value)
@@ -307,43 +521,77 @@ def validate(
 
 
 def _records(path: Path) -> list[ArticleAnalysis]:
+    from summarizer import records as records_module
+
     try:
         return records_module.load_records(path)
     except SummarizerError as exc:
-        raise _fail(str(exc), exc.exit_code) from None
+        raise _failed(exc) from None
 
 
-@app.command()
+@app.command(
+    epilog=_examples(
+        "summarizer export out.jsonl --format acled-csv -o events.csv",
+        "summarizer export record.json -f plover-jsonl -o - | head -1",
+    )
+)
 def export(
     records: RecordsArg,
-    fmt: Annotated[export_module.ExportFormat, typer.Option("--format", "-f")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f", metavar="FORMAT", help="acled-csv, plover-jsonl, csv or parquet"
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="file to write (-: stdout)")
+    ],
 ) -> None:
     """Write every event as ACLED-style CSV, PLOVER JSONL, a flat CSV or Parquet (one row each)."""
+    from summarizer import export as export_module
+
+    try:
+        chosen = export_module.ExportFormat(fmt)
+    except ValueError:
+        names = ", ".join(f.value for f in export_module.ExportFormat)
+        raise _fail(f"unknown --format {fmt!r}; use one of {names}", EXIT_USAGE) from None
     _checked(output, records)
     loaded = _records(records)
+    suffix = "." + chosen.value.rsplit("-", 1)[-1]
     try:
-        count = export_module.export(loaded, fmt, output)
+        with _file_or_stdout(output, suffix) as path:
+            count = export_module.export(loaded, chosen, path)
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE) from None
+    shown = "stdout" if _stdout(output) else output
     typer.echo(
-        printable(f"{count} event(s) from {len(loaded)} record(s) -> {output} ({fmt})"), err=True
+        printable(f"{count} event(s) from {len(loaded)} record(s) -> {shown} ({chosen})"), err=True
     )
 
 
-@app.command("eval")
+@app.command(
+    "eval",
+    epilog=_examples(
+        "summarizer eval --dataset mucsum-dev -o eval.json",
+        "summarizer eval --records out.jsonl -d gold.json -o scores.json",
+    ),
+)
 def eval_(
     dataset: Annotated[
-        str, typer.Option("--dataset", "-d", help="mucsum-dev, or a MUCSUM-format JSON file")
+        str,
+        typer.Option(
+            "--dataset", "-d", metavar="NAME|FILE", help="mucsum-dev, or a MUCSUM-format JSON file"
+        ),
     ] = "mucsum-dev",
-    output: Annotated[Path, typer.Option("--output", "-o", help="scores as JSON")] = Path(
-        "eval.json"
-    ),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="scores as JSON")
+    ] = Path("eval.json"),
     records: Annotated[
-        Path | None, typer.Option(help="score these records instead of running the model")
+        Path | None,
+        typer.Option(metavar="RECORDS", help="score these records instead of running the model"),
     ] = None,
     save_records: Annotated[
-        Path | None, typer.Option(help="also write the records made (JSONL)")
+        Path | None, typer.Option(metavar="FILE", help="also write the records made (JSONL)")
     ] = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
@@ -354,6 +602,9 @@ def eval_(
     Exit 0 when every document got a record, 1 when some failed (they are listed in the JSON and
     scored as missed), 2 on bad input or configuration.
     """
+    from summarizer import evaluate as evaluate_module
+    from summarizer import records as records_module
+
     _quiet_libraries()
     _checked(output, records, dataset)
     _checked(save_records, records, dataset, output)
@@ -366,7 +617,7 @@ def eval_(
                 data, _settings(model=model, base_url=base_url, mode=mode)
             )
     except SummarizerError as exc:
-        raise _fail(str(exc), exc.exit_code) from None
+        raise _failed(exc) from None
     if save_records is not None:
         lines = "".join(r.model_dump_json() + "\n" for r in run.records)
         _deliver(lines, save_records, keep="records")
@@ -391,26 +642,51 @@ class Engine(StrEnum):
     openai_batch = "openai-batch"
 
 
-@app.command()
+@app.command(
+    epilog=_examples(
+        "summarizer batch wire.jsonl -o out.jsonl --rpm 500 --concurrency 16",
+        "cat day.jsonl | summarizer batch - -o out.jsonl --engine openai-batch --poll 60",
+    )
+)
 def batch(
     inputs: Annotated[
         list[str],
-        typer.Argument(help="JSONL or CSV files, directories of .txt/.md/.html, or - (JSONL)"),
+        typer.Argument(
+            metavar="INPUT...",
+            help="JSONL or CSV files, directories of .txt/.md/.html, or - (JSONL)",
+        ),
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="results, one JSON per line")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="OUT.jsonl", help="results, one JSON per line")
+    ],
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     mode: ModeOpt = None,
-    concurrency: Annotated[int, typer.Option(min=1, help="articles in flight")] = 8,
-    rpm: Annotated[float | None, typer.Option(help="requests per minute (client side)")] = None,
-    tpm: Annotated[float | None, typer.Option(help="tokens per minute (client side)")] = None,
-    no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor fill")] = False,
-    cache: Annotated[Path | None, typer.Option(help="cache file (SQLite)")] = None,
-    max_cost: Annotated[float | None, typer.Option(help="stop before spending more USD")] = None,
-    max_tokens: Annotated[
-        int | None, typer.Option(help="stop before using more tokens (this run)")
+    concurrency: Annotated[int, typer.Option(min=1, metavar="N", help="articles in flight")] = 8,
+    rpm: Annotated[
+        float | None, typer.Option(metavar="N", help="requests per minute (client side)")
     ] = None,
-    prices: Annotated[Path | None, typer.Option(help="JSON price table (USD/1M tokens)")] = None,
+    tpm: Annotated[
+        float | None, typer.Option(metavar="N", help="tokens per minute (client side)")
+    ] = None,
+    no_cache: Annotated[bool, typer.Option("--no-cache", help="neither read nor fill")] = False,
+    cache: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="FILE",
+            help="cache file (SQLite) [env: SUMMARIZER_CACHE; default "
+            "~/.cache/summarizer/analyses.sqlite]",
+        ),
+    ] = None,
+    max_cost: Annotated[
+        float | None, typer.Option(metavar="USD", help="stop before spending more USD")
+    ] = None,
+    max_tokens: Annotated[
+        int | None, typer.Option(metavar="N", help="stop before using more tokens (this run)")
+    ] = None,
+    prices: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="JSON price table (USD/1M tokens)")
+    ] = None,
     engine: Annotated[Engine, typer.Option(help="realtime or the OpenAI Batch API")] = (
         Engine.realtime
     ),
@@ -418,7 +694,9 @@ def batch(
     retry_errors: Annotated[
         bool, typer.Option("--retry-errors", help="analyse again the model/provider failures")
     ] = False,
-    poll: Annotated[float, typer.Option(hidden=True, help="Batch API poll interval (s)")] = 30.0,
+    poll: Annotated[
+        float, typer.Option(metavar="SECONDS", help="Batch API poll interval (s)")
+    ] = 30.0,
     wait: Annotated[
         bool, typer.Option("--wait", help="wait for another job on OUTPUT instead of refusing")
     ] = False,
@@ -483,17 +761,25 @@ def batch(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(
+    epilog=_examples(
+        "summarizer report out.jsonl --articles input.jsonl -o report.html",
+        "summarizer report record.json --source article.txt -o - > page.html",
+    )
+)
 def report(
     records: RecordsArg,
-    output: Annotated[Path, typer.Option("--output", "-o", help="HTML file to write")] = Path(
-        "report.html"
-    ),
+    output: Annotated[
+        Path, typer.Option("--output", "-o", metavar="FILE", help="HTML file to write (-: stdout)")
+    ] = Path("report.html"),
     source: SourceOpt = None,
     articles: ArticlesOpt = None,
 ) -> None:
     """Write a self-contained HTML evidence report: the article with every span highlighted and
     linked to the events, quotes and bullets it supports (an index for several records)."""
+    from summarizer import records as records_module
+    from summarizer import report as report_module
+
     _checked(output, records, source, articles)
     loaded = _records(records)
     texts: dict[str, str] = {}
@@ -501,12 +787,14 @@ def report(
         for path in (source, articles):
             if path is not None:
                 texts |= records_module.load_texts(path)
-        missing = report_module.write(loaded, texts, output)
+        with _file_or_stdout(output, ".html") as page:
+            missing = report_module.write(loaded, texts, page)
     except SummarizerError as exc:
-        raise _fail(str(exc), exc.exit_code) from None
+        raise _failed(exc) from None
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE) from None
-    typer.echo(printable(f"{len(loaded)} record(s) -> {output}"), err=True)
+    shown = "stdout" if _stdout(output) else output
+    typer.echo(printable(f"{len(loaded)} record(s) -> {shown}"), err=True)
     if missing:
         typer.echo(
             f"warning: no article text for {missing} record(s) (matched by text_sha256); "

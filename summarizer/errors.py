@@ -27,10 +27,15 @@ class InputError(SummarizerError, ValueError):
 
 
 class ConfigError(SummarizerError):
-    """No usable model configuration."""
+    """No usable model configuration. The message names the settings (``Settings`` fields and
+    their environment variables); ``fields`` lists those fields, so the CLI can add its flags."""
 
     exit_code = EXIT_USAGE
     code = "no_model"
+
+    def __init__(self, message: str, *, fields: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.fields = fields
 
 
 class ModelError(SummarizerError):

@@ -19,6 +19,7 @@ import contextlib
 import copy
 import functools
 import json
+import logging
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -47,7 +48,7 @@ from summarizer.errors import (
     redact,
 )
 from summarizer.schema import Usage
-from summarizer.settings import Settings
+from summarizer.settings import Settings, env_names, how_to_set
 
 MODES = {
     "tools": instructor.Mode.TOOLS,
@@ -148,7 +149,11 @@ provider(
 @provider("azure")
 def _azure_client(target: Target, settings: Settings, use_async: bool) -> Any:
     if not target.base_url:
-        raise ConfigError("azure models need --base-url https://<resource>.openai.azure.com")
+        raise ConfigError(
+            "azure models need the resource endpoint: "
+            + how_to_set("base_url", "https://<resource>.openai.azure.com"),
+            fields=("base_url",),
+        )
     cls = openai.AsyncAzureOpenAI if use_async else openai.AzureOpenAI
     return cls(
         azure_endpoint=target.base_url,
@@ -169,8 +174,10 @@ def resolve(settings: Settings) -> Target:
     key = settings.api_key.get_secret_value() if settings.api_key else None
     if prov.needs_key and not key and not settings.base_url:
         raise ConfigError(
-            "no model configured: set OPENAI_API_KEY (or SUMMARIZER_API_KEY), or use a local "
-            "server, e.g. --model ollama/qwen2.5:7b or --base-url http://localhost:8000/v1"
+            f"no model configured: set {' or '.join(env_names('api_key'))}, or use a local "
+            f"server, e.g. {how_to_set('model', 'ollama/qwen2.5:7b')}, or "
+            f"{how_to_set('base_url', 'http://localhost:8000/v1')}",
+            fields=("model", "base_url"),
         )
     if not name:
         raise ConfigError(f"model string {settings.model!r} names no model")
@@ -194,7 +201,18 @@ def client(settings: Settings, *, use_async: bool = False) -> Any:
     """An instructor client for ``settings`` (sync, or async with ``use_async``)."""
     target = resolve(settings)
     raw = PROVIDERS[target.provider].factory(target, settings, use_async)
+    _quiet_instructor()
     return instructor.from_openai(raw, mode=MODES[settings.mode])
+
+
+def _quiet_instructor() -> None:
+    """instructor logs each failed attempt (re-asks are in ``validation.issues``); with no
+    logging configured, Python's last-resort handler would print them on the caller's stderr.
+    A NullHandler on instructor's logger stops that; handlers the application configured still
+    receive the records (they propagate), and no level or global setting is changed."""
+    log = logging.getLogger("instructor")
+    if not any(isinstance(h, logging.NullHandler) for h in log.handlers):
+        log.addHandler(logging.NullHandler())
 
 
 # ------------------------------------------------------------------ instructor's per-request work

@@ -95,3 +95,16 @@ class Settings(BaseSettings):
         key = self.api_key.get_secret_value() if self.api_key else None
         data["api_key"] = None if not key else ("****" + key[-4:] if len(key) > 12 else "****")
         return data
+
+
+def env_names(field: str) -> list[str]:
+    """The environment variables (also read from ``.env``) that set the setting ``field``."""
+    alias = Settings.model_fields[field].validation_alias
+    names = [c for c in getattr(alias, "choices", ()) if isinstance(c, str) and c.isupper()]
+    return names or [f"SUMMARIZER_{field.upper()}"]
+
+
+def how_to_set(field: str, example: str) -> str:
+    """``Settings(field='example')`` and the variables that set it: the one way a message tells
+    a Python caller how to set a setting (the CLI adds its flag)."""
+    return f"Settings({field}={example!r}) or {' / '.join(env_names(field))}"

@@ -59,7 +59,7 @@ def test_model_strings_pick_providers(
 def test_hosted_providers_need_credentials() -> None:
     with pytest.raises(ConfigError, match="no model configured"):
         resolve(Settings())
-    with pytest.raises(ConfigError, match="azure models need --base-url"):
+    with pytest.raises(ConfigError, match="azure models need the resource endpoint: Settings"):
         client(Settings(model="azure/my-deployment", api_key="k" * 20))
     target = resolve(Settings(api_key="sk-abc-1234567890"))
     assert (target.provider, target.model, target.base_url) == ("openai", "gpt-4.1-mini", None)
