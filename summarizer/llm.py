@@ -166,11 +166,7 @@ def _azure_client(target: Target, settings: Settings, use_async: bool) -> Any:
 
 def resolve(settings: Settings) -> Target:
     """Turn the model string and settings into a :class:`Target`, or raise :class:`ConfigError`."""
-    prefix, sep, rest = settings.model.partition("/")
-    if sep and prefix in PROVIDERS:
-        prov, name = PROVIDERS[prefix], rest
-    else:
-        prov, name = PROVIDERS["openai"], settings.model
+    prov, name = _provider(settings)
     key = settings.api_key.get_secret_value() if settings.api_key else None
     if prov.needs_key and not key and not settings.base_url:
         raise ConfigError(
@@ -184,15 +180,23 @@ def resolve(settings: Settings) -> Target:
     return Target(prov.name, name, settings.base_url or prov.default_base_url, key)
 
 
+def _provider(settings: Settings) -> tuple[Provider, str]:
+    """The provider of ``settings.model`` and the model name it knows (no key needed)."""
+    prefix, sep, rest = settings.model.partition("/")
+    if sep and prefix in PROVIDERS:
+        return PROVIDERS[prefix], rest
+    return PROVIDERS["openai"], settings.model
+
+
 def context_window(settings: Settings) -> tuple[int, str]:
     """The context window a call may fill (tokens) and where that number comes from."""
     if settings.context_window:
         return settings.context_window, "--context-window"
-    target = resolve(settings)
-    if (known := PROVIDERS[target.provider].context) is not None:
-        return known
+    prov, model = _provider(settings)
+    if prov.context is not None:
+        return prov.context
     for prefix, tokens in MODEL_CONTEXT.items():
-        if target.model.startswith(prefix):
+        if model.startswith(prefix):
             return tokens, f"{prefix}* models"
     return OPENAI_PROTOCOL_CONTEXT, "assumed for a model of unknown size"
 
@@ -275,7 +279,7 @@ ESTIMATE_FACTOR = 1.2
 
 def tokens_for(settings: Settings) -> tuple[Callable[[str], int], str]:
     """How tokens are counted for ``settings``' model: the function, and what it is."""
-    if resolve(settings).provider in ("openai", "azure"):
+    if _provider(settings)[0].name in ("openai", "azure"):
         # gpt-4o/4.1 use o200k_base (not bundled offline), which counts no more than cl100k.
         return count_tokens, "tiktoken cl100k_base"
     return (

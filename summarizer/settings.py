@@ -68,10 +68,11 @@ class Settings(BaseSettings):
         description="tokens the model's context holds (Ollama: the num_ctx it runs with); "
         "default: the provider's, see summarizer.llm.context_window",
     )
-    max_chars: int = Field(
-        5_000_000,
+    max_chars: int | None = Field(
+        None,
         gt=0,
-        description="longest document accepted, in characters; longer ones are chunked up to it",
+        description="longest document accepted, in characters (default "
+        "summarizer.source.MAX_CHARS, 5,000,000); long ones are chunked to the context window",
     )
 
     @field_validator("base_url")

@@ -97,6 +97,8 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+import scripted_chunks
+
 CREATED = 1_700_000_000
 FIXED_HTTP_DATE = "Tue, 14 Nov 2023 22:13:20 GMT"  # == CREATED, keeps cassette headers stable
 FABRICATED_SENTENCE = "We will never negotiate with anyone, ever."
@@ -446,6 +448,7 @@ class ScriptedServer:
             raise _bad_request("The scripted server does not stream.")
         model = str(body.get("model", "scripted"))
         verdicts = verdicts_answer(body, messages)  # the --verify call (summarizer.verify)
+        verdicts = verdicts or scripted_chunks.reduce_answer(body, messages, _tool_name)
         fixture = Fixture("verify", "", verdicts) if verdicts else self._find_fixture(messages)
         wanted = scenarios(model)
         self._gate(wanted, model, fixture.id)
@@ -647,6 +650,10 @@ class ScriptedServer:
         ]
         if len(hits) == 1:
             return self.fixtures[hits[0]]
+        if not hits and (part := scripted_chunks.chunk_of(messages, self.fixtures)) is not None:
+            fixture_id, chunk = part  # a chunk of a long document (tests/scripted_chunks.py)
+            answer = scripted_chunks.chunk_answer(self.fixtures[fixture_id].answer, chunk)
+            return Fixture(fixture_id, chunk, answer)
         if not hits:
             msg = (
                 "No scripted fixture's article occurs in the request messages "
