@@ -257,6 +257,11 @@ def rebase(obj: object, offset: int) -> None:
             rebase(getattr(obj, name), offset)
 
 
+def _shared(a: Iterable[Span], b: Iterable[Span]) -> int:
+    """Characters of evidence two events share."""
+    return sum(max(0, min(x.end, y.end) - max(x.start, y.start)) for x in a for y in b)
+
+
 def _overlap(a: Iterable[Span], b: Iterable[Span]) -> bool:
     return any(x.start < y.end and y.start < x.end for x in a for y in b)
 
@@ -273,8 +278,8 @@ def same_event(a: Event, b: Event) -> bool:
     """Whether two events from different chunks of one document are one event: nothing tells
     them apart (PLOVER category, resolved date, place, actors, targets: where both give one),
     and their evidence overlaps, or they share the resolved date and the place (or, both without
-    a place, one names no one), or they share an actor or target (a later paragraph returning
-    to the event)."""
+    a place, one names no one), or they share an actor (a later paragraph returning to the
+    event)."""
     if a.plover != b.plover:
         return False
     if a.date.resolved and b.date.resolved and a.date.resolved != b.date.resolved:
@@ -288,7 +293,7 @@ def same_event(a: Event, b: Event) -> bool:
             return False
     if a.date.resolved and a.date.resolved == b.date.resolved and _place(a) == _place(b):
         return _place(a) is not None or not (a.actors + a.targets and b.actors + b.targets)
-    return bool(_names(a.actors + a.targets) & _names(b.actors + b.targets))
+    return bool(_names(a.actors) & _names(b.actors))
 
 
 SameEvent = Callable[[Event, Event], bool]
@@ -326,10 +331,12 @@ def _joined(events: list[Event]) -> Event:
 
 def merge_events(per_chunk: list[list[Event]], same: SameEvent = same_event) -> list[Event]:
     """The events of all chunks (spans already in document offsets), each event once: events of
-    different chunks that ``same`` matches are joined. Within one chunk the model's events stay
-    apart. Numbered e1, e2, ... in order of their first evidence."""
+    different chunks that ``same`` matches are joined, the pairs sharing most evidence first, and
+    never two events of one chunk (the model told those apart). Numbered e1, e2, ... in order of
+    their first evidence."""
     flat = [(k, e) for k, events in enumerate(per_chunk) for e in events]
     parent = list(range(len(flat)))
+    chunks = [{k} for k, _ in flat]  # the chunks each group has an event from
 
     def root(i: int) -> int:
         while parent[i] != i:
@@ -337,11 +344,17 @@ def merge_events(per_chunk: list[list[Event]], same: SameEvent = same_event) -> 
             i = parent[i]
         return i
 
-    for i, (ki, a) in enumerate(flat):
-        for j in range(i + 1, len(flat)):
-            kj, b = flat[j]
-            if ki != kj and root(i) != root(j) and same(a, b):
-                parent[root(j)] = root(i)
+    pairs = [
+        (_shared(a.evidence, b.evidence), i, j)
+        for i, (ki, a) in enumerate(flat)
+        for j, (kj, b) in enumerate(flat[i + 1 :], i + 1)
+        if ki != kj and same(a, b)
+    ]
+    for _, i, j in sorted(pairs, key=lambda p: -p[0]):  # the pairs sharing most evidence first
+        ri, rj = root(i), root(j)
+        if ri != rj and not chunks[ri] & chunks[rj]:
+            parent[rj] = ri
+            chunks[ri] |= chunks[rj]
     groups: dict[int, list[Event]] = {}
     for i, (_, event) in enumerate(flat):
         groups.setdefault(root(i), []).append(event)

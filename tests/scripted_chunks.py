@@ -4,9 +4,9 @@ A chunk request carries part of a fixture's article between ``<article-…>`` ta
 derived from the whole-article fixture by span filtering: the events with evidence in the chunk
 (only that evidence; actors, weapons, place, date and death-count words only where they are in
 the chunk, the resolved date kept), the quotations whose words and speaker are in it, and the
-bullets whose evidence is, padded to three with the chunk's event evidence as bullets. The
-reduce step (``DocumentSummary``) is answered from its input: the first part's headline and
-sentence, and the parts' bullets taken in turn, each once, three to six.
+bullets whose evidence is, padded to three with the chunk's event evidence, then its sentences,
+as bullets. The reduce step (``DocumentSummary``) is answered from its input: the first part's
+headline and sentence, and the parts' bullets taken in turn, each once, three to six.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 REDUCE_SCHEMA = "DocumentSummary"
+_PIECES = re.compile(r"(?<=[.!?])\s+|\n+|, ")
 _BLOCK = re.compile(r"<(article-[0-9a-f]{16})>\n(.*)\n</\1>", re.DOTALL)
 
 
@@ -75,9 +76,12 @@ def chunk_answer(answer: Mapping[str, Any], chunk: str) -> dict[str, Any]:
         for sentence in ev["evidence"]:
             if len(bullets) < 3 and all(sentence not in b["evidence"] for b in bullets):
                 bullets.append({"text": sentence, "evidence": [sentence]})
-    for line in chunk.splitlines():
-        if len(bullets) < 3 and line.strip() and all(line not in b["evidence"] for b in bullets):
-            bullets.append({"text": line.strip(), "evidence": [line.strip()]})
+    pieces = [p.strip() for p in _PIECES.split(chunk) if len(p.strip()) > 3]
+    for piece in pieces * 3:  # sentences, then clauses; repeated if the chunk has fewer than 3
+        if len(bullets) < 3 and (
+            len(pieces) < 3 or all(piece not in b["evidence"] for b in bullets)
+        ):
+            bullets.append({"text": piece, "evidence": [piece]})
     first = bullets[0]["text"]
     summary = {
         "headline": " ".join(first.split()[:12]),

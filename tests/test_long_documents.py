@@ -271,3 +271,23 @@ def test_a_batch_job_chunks_a_long_article_and_stays_exactly_once(
     assert any(i.code == "chunked" for i in seed.validation.issues)
     assert not any(i.code == "chunked" for i in short_record.validation.issues)
     assert len(seed.events) == len(WHOLE["events"]) and seed.validation.ok
+
+
+@pytest.mark.vcr
+@pytest.mark.scripted_only
+@pytest.mark.default_cassette("chunked_seed.yaml")
+def test_merging_keeps_distinct_events_apart(make_settings: Any) -> None:
+    record, _ = _chunked(make_settings)
+    strikes = next(
+        e for e in record.events if str(e.date.resolved) == "2020-03-13" and e.plover == "ASSAULT"
+    )
+    soleimani = next(e for e in record.events if str(e.date.resolved) == "2020-01-03")
+    assert strikes.actors[0].name == soleimani.actors[0].name  # both by the United States
+    assert not chunking.same_event(strikes, soleimani)  # other date, other target
+    echo = strikes.model_copy(update={"evidence": strikes.evidence[:1]})
+    assert chunking.same_event(strikes, echo)
+    # seen in two chunks: one event; twice in one chunk: the model told them apart, two stay
+    assert len(chunking.merge_events([[strikes], [echo]])) == 1
+    assert len(chunking.merge_events([[strikes, echo]])) == 2
+    quotes = chunking.merge_quotes([record.quotes, record.quotes[:3]])
+    assert [q.span for q in quotes] == [q.span for q in record.quotes]
