@@ -94,13 +94,9 @@ app = typer.Typer(
 
 def _version(show: bool) -> None:
     if show:
-        from importlib.metadata import PackageNotFoundError, version
+        from summarizer.resources import __version__
 
-        try:
-            shown = version("summarizer")
-        except PackageNotFoundError:  # a source tree that is not installed
-            shown = "0.0.0+source"
-        typer.echo(f"summarizer {shown}")
+        typer.echo(f"summarizer {__version__}")
         raise typer.Exit()
 
 

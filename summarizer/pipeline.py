@@ -11,7 +11,6 @@ attempt.
 from __future__ import annotations
 
 import datetime as dt
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from pydantic import ValidationError
@@ -19,6 +18,7 @@ from pydantic import ValidationError
 from summarizer import geocode, llm, prompts
 from summarizer.checks import CheckedExtraction, Review, review
 from summarizer.errors import ChecksFailed, ModelError
+from summarizer.resources import __version__
 from summarizer.schema import (
     ArticleAnalysis,
     ArticleMeta,
@@ -29,11 +29,6 @@ from summarizer.schema import (
 )
 from summarizer.settings import Settings
 from summarizer.source import Article, make_article, parse_date
-
-try:
-    __version__ = version("summarizer")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0+source"
 
 
 def _prepare(article: Article, settings: Settings) -> tuple[list[dict[str, str]], dict[str, Any]]:
