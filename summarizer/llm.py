@@ -8,7 +8,8 @@ Two kinds of retry, kept apart:
 
 - *transport* (408, 409, 429, 5xx, connection errors, timeouts): the openai client's own retries,
   exponential backoff honouring ``Retry-After``; ``settings.transport_retries`` of them. Nothing
-  else retries transport errors.
+  else retries transport errors, except the Batch API engine's waiting for its batches
+  (:mod:`summarizer.batch.openai_batch`).
 - *validation* (the answer fails the schema or the checks): instructor re-asks with the errors, up
   to ``settings.max_retries`` times, stopping early when ``settings.token_budget`` is spent.
 """
