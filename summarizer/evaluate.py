@@ -112,10 +112,16 @@ class Run:
     errors: list[dict[str, str]] = field(default_factory=list)
 
 
-def job(settings: Settings, *, concurrency: int = 8, **limits: float | None) -> Job:
+def job(
+    settings: Settings,
+    *,
+    concurrency: int = 8,
+    rpm: float | None = None,
+    tpm: float | None = None,
+) -> Job:
     """The batch job an evaluation runs in: ``concurrency`` articles in flight at the ``rpm`` /
     ``tpm`` pace given, no cache (every document is analysed) and no output file."""
-    return Job(settings, Options(concurrency=concurrency, cache=False, **limits))  # type: ignore[arg-type]
+    return Job(settings, Options(concurrency=concurrency, rpm=rpm, tpm=tpm, cache=False))
 
 
 def run_pipeline(dataset: Dataset, settings: Settings, *, runner: Job | None = None) -> Run:

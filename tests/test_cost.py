@@ -71,5 +71,5 @@ def test_prices_come_from_the_installed_package_without_network(
     monkeypatch.setattr(socket.socket, "connect", refuse)
     monkeypatch.setattr(socket, "getaddrinfo", refuse)
     cost._listed.cache_clear()
-    cost._CACHE.clear()
+    cost._BY_MODEL.clear()
     assert price_for("openai/gpt-4.1-nano", {}) is not None

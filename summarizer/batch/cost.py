@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -83,9 +83,10 @@ def price_for(model: str, prices: Mapping[str, Price]) -> Price | None:
     """The price of ``model`` (``provider/name``): from ``prices`` (date suffixes ignored:
     longest match), else 0 for a local provider, else genai-prices' for the provider."""
     provider, _, name = model.rpartition("/")
-    matches = [m for m in dict(prices) if name == m or name.startswith(m + "-")]
+    table = dict(prices)  # as given: not through Prices' lookup
+    matches = [m for m in table if name == m or name.startswith(m + "-")]
     if matches:
-        return dict(prices)[max(matches, key=len)]
+        return table[max(matches, key=len)]
     provider = provider.split("/")[0]
     if provider in LOCAL:
         return FREE
@@ -94,37 +95,31 @@ def price_for(model: str, prices: Mapping[str, Price]) -> Price | None:
 
 @functools.cache
 def _listed(provider: str, name: str) -> Price | None:
-    """genai-prices' current price of ``name`` at ``provider`` (its bundled data: no network)."""
+    """genai-prices' current price of ``name`` at ``provider`` (its bundled data: no network);
+    one :class:`Price` object per listed model, however it was named."""
     from genai_prices import data_snapshot
 
     try:
         _, info = data_snapshot.get_snapshot().find_provider_model(name, None, provider, None)
     except LookupError:
         return None
-    return _by_id(provider, info.id, info)
+    listed = info.get_prices(dt.datetime.now(dt.UTC))
+
+    def per_million(key: str) -> float | None:
+        value = getattr(listed, key, None)
+        value = getattr(value, "base", value)  # tiered: the price below the first tier
+        return float(value) if isinstance(value, Decimal | int | float) else None
+
+    paid, answer, cached = (
+        per_million(k) for k in ("input_mtok", "output_mtok", "cache_read_mtok")
+    )
+    if paid is None or answer is None:
+        return None
+    price = Price(input=paid, cached_input=paid if cached is None else cached, output=answer)
+    return _BY_MODEL.setdefault((provider, info.id), price)
 
 
-_CACHE: dict[tuple[str, str], Price | None] = {}
-
-
-def _by_id(provider: str, model_id: str, info: Any) -> Price | None:
-    """One :class:`Price` object per listed model, however it was named."""
-    if (provider, model_id) not in _CACHE:
-        listed = info.get_prices(dt.datetime.now(dt.UTC))
-
-        def per_million(key: str) -> float | None:
-            value = getattr(listed, key, None)
-            value = getattr(value, "base", value)  # tiered: the price below the first tier
-            return float(value) if isinstance(value, Decimal | int | float) else None
-
-        paid, answer = per_million("input_mtok"), per_million("output_mtok")
-        cached = per_million("cache_read_mtok")
-        _CACHE[provider, model_id] = (
-            None
-            if paid is None or answer is None
-            else Price(input=paid, cached_input=paid if cached is None else cached, output=answer)
-        )
-    return _CACHE[provider, model_id]
+_BY_MODEL: dict[tuple[str, str], Price] = {}
 
 
 def dollars(usage: Usage, price: Price | None, *, batch: bool = False) -> float | None:
