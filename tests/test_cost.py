@@ -37,6 +37,9 @@ def test_dated_names_and_azure_deployments_find_their_model() -> None:
     prices = load_prices(None)
     assert price_for("openai/gpt-4.1-mini-2025-04-14", prices) is prices["gpt-4.1-mini"]
     assert price_for("azure/gpt-4o", prices) is not None
+    tagged = price_for("openai/gpt-4.1-mini-reask-once", prices)  # a tag genai-prices lacks
+    assert tagged is prices["gpt-4.1-mini"]
+    assert price_for("openai/gpt-4o-mini-2024-07-18", prices) is prices["gpt-4o-mini"]
 
 
 @pytest.mark.parametrize("model", ["ollama/qwen2.5:7b", "vllm/meta-llama/Llama-3-8B", "llamacpp/x"])

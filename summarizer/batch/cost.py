@@ -80,8 +80,9 @@ def load_prices(path: Path | None) -> Prices:
 
 
 def price_for(model: str, prices: Mapping[str, Price]) -> Price | None:
-    """The price of ``model`` (``provider/name``): from ``prices`` (date suffixes ignored:
-    longest match), else 0 for a local provider, else genai-prices' for the provider."""
+    """The price of ``model`` (``provider/name``): from ``prices``, else 0 for a local provider,
+    else genai-prices' for the provider; in ``prices`` and genai-prices alike the longest known
+    name that ``name`` is or starts with followed by ``-`` (a date, a tag) counts."""
     provider, _, name = model.rpartition("/")
     table = dict(prices)  # as given: not through Prices' lookup
     matches = [m for m in table if name == m or name.startswith(m + "-")]
@@ -90,7 +91,11 @@ def price_for(model: str, prices: Mapping[str, Price]) -> Price | None:
     provider = provider.split("/")[0]
     if provider in LOCAL:
         return FREE
-    return _listed(provider or "openai", name)
+    words = name.split("-")  # a suffix genai-prices does not know (a fine-tune tag) is ignored
+    for end in range(len(words), 0, -1):
+        if (found := _listed(provider or "openai", "-".join(words[:end]))) is not None:
+            return found
+    return None
 
 
 @functools.cache
