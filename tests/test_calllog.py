@@ -163,3 +163,18 @@ def test_an_unusable_log_path_is_one_line_exit_2(
     result = runner.invoke(app, ["run", str(article)])
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: cannot use") and "--no-log" in result.stderr
+
+
+@pytest.mark.scripted_only
+@pytest.mark.vcr
+def test_batch_logs_only_with_log(seed_run: list[str], tmp_path: Path, scripted_url: str) -> None:
+    source = tmp_path / "in.jsonl"
+    line = {"id": "b1", "text": SEED_TEXT, "published": "2020-03-13"}
+    source.write_text(json.dumps(line) + "\n", encoding="utf-8")
+    args = ["batch", str(source), "--no-cache", "--base-url", scripted_url]
+    first = runner.invoke(app, [*args, "-o", str(tmp_path / "one.jsonl")])
+    assert first.exit_code == 0, first.output
+    assert not _log().exists()  # big jobs: no log unless asked
+    second = runner.invoke(app, [*args, "-o", str(tmp_path / "two.jsonl"), "--log"])
+    assert second.exit_code == 0, second.output
+    assert [(r["record_id"], r["attempt"]) for r in _rows()] == [("b1", 1)]
