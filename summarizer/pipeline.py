@@ -42,8 +42,9 @@ def analyze(
     """Analyse one article (sync). ``client`` reuses an instructor client across articles."""
     settings = settings or Settings()
     messages, context = _prepare(article, settings)
+    client = client or llm.client(settings)
     outcome = llm.call(
-        client or llm.client(settings), settings, messages, context, CheckedExtraction
+        client, settings, messages, context, CheckedExtraction, record_id=article.key
     )
     return _finish(article, settings, outcome)
 
@@ -55,7 +56,9 @@ async def aanalyze(
     settings = settings or Settings()
     messages, context = _prepare(article, settings)
     client = client or llm.client(settings, use_async=True)
-    outcome = await llm.acall(client, settings, messages, context, CheckedExtraction)
+    outcome = await llm.acall(
+        client, settings, messages, context, CheckedExtraction, record_id=article.key
+    )
     return _finish(article, settings, outcome)
 
 
@@ -84,7 +87,8 @@ def _finish(article: Article, settings: Settings, outcome: llm.Outcome) -> Artic
         provenance=Provenance(
             summarizer_version=__version__,
             prompt_version=prompts.load().version,
-            model=str(llm.resolve(settings)),
+            model=str(target := llm.resolve(settings)),
+            endpoint=llm.endpoint(target),
             created_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
         ),
     )
