@@ -28,7 +28,8 @@ if TYPE_CHECKING:
         SummarizerError,
     )
     from summarizer.export import ExportFormat
-    from summarizer.pipeline import __version__, aanalyze, analyze, asummarize, summarize
+    from summarizer.pipeline import aanalyze, analyze, asummarize, summarize
+    from summarizer.resources import __version__
     from summarizer.schema import ArticleAnalysis, Event, Quote, Span
     from summarizer.settings import Settings
     from summarizer.source import Article
@@ -43,7 +44,8 @@ _LAZY = {
         "ProviderError",
         "SummarizerError",
     ),
-    "summarizer.pipeline": ("__version__", "aanalyze", "analyze", "asummarize", "summarize"),
+    "summarizer.pipeline": ("aanalyze", "analyze", "asummarize", "summarize"),
+    "summarizer.resources": ("__version__",),
     "summarizer.schema": ("ArticleAnalysis", "Event", "Quote", "Span"),
     "summarizer.settings": ("Settings",),
     "summarizer.source": ("Article",),

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from summarizer import calllog
 from summarizer.errors import (
     EXIT_USAGE,
     ConfigError,
@@ -94,13 +95,9 @@ app = typer.Typer(
 
 def _version(show: bool) -> None:
     if show:
-        from importlib.metadata import PackageNotFoundError, version
+        from summarizer.resources import __version__
 
-        try:
-            shown = version("summarizer")
-        except PackageNotFoundError:  # a source tree that is not installed
-            shown = "0.0.0+source"
-        typer.echo(f"summarizer {shown}")
+        typer.echo(f"summarizer {__version__}")
         raise typer.Exit()
 
 
@@ -156,6 +153,12 @@ ArticlesOpt = Annotated[
     typer.Option(
         metavar="INPUT",
         help="the batch input (JSONL with 'text') or a folder of .txt articles",
+    ),
+]
+NoLogOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-log", help="keep no call log (also SUMMARIZER_LOG=0); see `summarizer logs`"
     ),
 ]
 ModeOpt = Annotated[
@@ -338,6 +341,7 @@ class StrictnessOpt(StrEnum):
     )
 )
 def run(
+    ctx: typer.Context,
     file: Annotated[
         str | None,
         typer.Argument(
@@ -402,6 +406,7 @@ def run(
         bool,
         typer.Option("--dry-run", help="print the plan (chunks, tokens, calls, cost); no call"),
     ] = False,
+    no_log: NoLogOpt = False,
 ) -> None:
     """Analyse one article: events, quotes and a summary, every span checked against the text."""
     from summarizer import chunking
@@ -424,6 +429,7 @@ def run(
         max_chars=max_chars,
     )
     try:
+        ctx.with_resource(calllog.recording(on=not no_log))
         article = make_article(
             read_text(file, settings.max_chars),
             max_chars=settings.max_chars,
@@ -646,14 +652,20 @@ def eval_(
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
     mode: ModeOpt = None,
+    concurrency: Annotated[int, typer.Option(min=1, help="documents in flight")] = 8,
+    rpm: Annotated[float | None, typer.Option(help="requests per minute (client side)")] = None,
+    tpm: Annotated[float | None, typer.Option(help="tokens per minute (client side)")] = None,
+    no_log: NoLogOpt = False,
 ) -> None:
     """Run the pipeline over a gold data set; score event types, slots and summaries.
 
+    Documents are analysed as `batch` does (--concurrency, --rpm, --tpm; progress on stderr).
     Exit 0 when every document got a record, 1 when some failed (they are listed in the JSON and
     scored as missed), 2 on bad input or configuration.
     """
     from summarizer import evaluate as evaluate_module
     from summarizer import records as records_module
+    from summarizer.batch.progress import Reporter
 
     _quiet_libraries()
     _checked(output, records, dataset)
@@ -663,9 +675,13 @@ def eval_(
         if records is not None:
             run = evaluate_module.Run(records=records_module.load_records(records))
         else:
-            run = evaluate_module.run_pipeline(
-                data, _settings(model=model, base_url=base_url, mode=mode)
-            )
+            settings = _settings(model=model, base_url=base_url, mode=mode)
+            job = evaluate_module.job(settings, concurrency=concurrency, rpm=rpm, tpm=tpm)
+            job.stats.total = len(data)
+            reporter = Reporter(job.stats)
+            job.on_record = reporter.on_record
+            with calllog.recording(on=not no_log), reporter:
+                run = evaluate_module.run_pipeline(data, settings, runner=job)
     except SummarizerError as exc:
         raise _failed(exc) from None
     if save_records is not None:
@@ -675,6 +691,7 @@ def eval_(
     result = {"dataset": dataset, **scores, "errors": run.errors}
     if run.records:
         result["model"] = run.records[0].provenance.model
+        result["endpoint"] = run.records[0].provenance.endpoint
     _deliver(json.dumps(result, indent=2) + "\n", output, keep="scores")
     table = evaluate_module.table(scores).splitlines()
     _deliver("".join(printable(line) + "\n" for line in table), None)
@@ -750,6 +767,9 @@ def batch(
     wait: Annotated[
         bool, typer.Option("--wait", help="wait for another job on OUTPUT instead of refusing")
     ] = False,
+    log: Annotated[
+        bool, typer.Option("--log", help="keep the call log (off for batch; see `summarizer logs`)")
+    ] = False,
 ) -> None:
     """Analyse many articles; run the same command again to resume where it stopped.
 
@@ -791,7 +811,7 @@ def batch(
         job.stats.total = batch_inputs.count(names)
         reporter = Reporter(job.stats)
         job.on_record = reporter.on_record
-        with reporter:
+        with calllog.recording(on=log), reporter:
             asyncio.run(drain(job, names))
     except SummarizerError as exc:
         raise _fail(str(exc), exc.exit_code) from None
@@ -851,3 +871,31 @@ def report(
             "they are shown without it",
             err=True,
         )
+
+
+@app.command()
+def logs(
+    count: Annotated[int, typer.Option("-n", "--count", min=0, help="last N calls; 0: all")] = 3,
+    id: Annotated[str | None, typer.Option("--id", help="only this record's calls")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="a JSON list of the rows")] = False,
+    path: Annotated[
+        bool, typer.Option("--path", help="print where the log is, and nothing else")
+    ] = False,
+) -> None:
+    """Show the call log: each model request and answer (re-asks included), oldest first.
+
+    The log is $SUMMARIZER_LOG_PATH (default: logs.db in the user data folder); `run` and `eval`
+    write it unless --no-log or SUMMARIZER_LOG=0, `batch` with --log.
+    """
+    where = calllog.default_path()
+    if path:
+        _deliver(printable(str(where)) + "\n", None)
+        return
+    try:
+        rows = calllog.read(where, limit=count or None, record_id=id)
+    except SummarizerError as exc:
+        raise _fail(str(exc), exc.exit_code) from None
+    if as_json:
+        _deliver(calllog.as_json(rows), None)
+    else:
+        _deliver(printable(calllog.as_text(rows), lines=True), None)

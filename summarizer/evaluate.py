@@ -35,6 +35,7 @@ Matching rules
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import unicodedata
@@ -45,9 +46,9 @@ from typing import Any
 
 from rouge_score import rouge_scorer
 
-from summarizer import llm
-from summarizer.errors import InputError, SummarizerError, redact
-from summarizer.pipeline import analyze
+from summarizer.batch.engine import Job, Options
+from summarizer.batch.journal import ErrorRecord, Record
+from summarizer.errors import InputError
 from summarizer.records import sha256
 from summarizer.resources import data_dir
 from summarizer.schema import ArticleAnalysis, Event
@@ -111,22 +112,46 @@ class Run:
     errors: list[dict[str, str]] = field(default_factory=list)
 
 
-def run_pipeline(dataset: Dataset, settings: Settings) -> Run:
-    """Analyse every document (id ``mucsum-<doc_id>``, one shared client). A document the model
-    fails on becomes an error entry; configuration errors stop the run."""
-    llm.resolve(settings)
-    client = llm.client(settings)
-    secret = settings.api_key.get_secret_value() if settings.api_key else None
+def job(
+    settings: Settings,
+    *,
+    concurrency: int = 8,
+    rpm: float | None = None,
+    tpm: float | None = None,
+) -> Job:
+    """The batch job an evaluation runs in: ``concurrency`` articles in flight at the ``rpm`` /
+    ``tpm`` pace given, no cache (every document is analysed) and no output file."""
+    return Job(settings, Options(concurrency=concurrency, rpm=rpm, tpm=tpm, cache=False))
+
+
+def run_pipeline(dataset: Dataset, settings: Settings, *, runner: Job | None = None) -> Run:
+    """Analyse every document (id ``mucsum-<doc_id>``) concurrently in ``runner`` (default
+    :func:`job`); records and errors come back in data set order, so scores do not depend on
+    which finished first. A document the model fails on becomes an error entry, and so does one
+    a stopped job left undone; configuration errors stop the run."""
+    runner = runner or job(settings)
+    articles = [
+        make_article(document_text(examples), id=f"mucsum-{doc_id}")
+        for doc_id, examples in dataset.items()
+    ]
+
+    async def collect() -> dict[str, Record]:
+        return {
+            r.id if isinstance(r, ErrorRecord) else r.article.id: r
+            async for r in runner.run(articles)
+        }
+
+    found = asyncio.run(collect())
     run = Run()
-    for doc_id, examples in dataset.items():
-        article = make_article(document_text(examples), id=f"mucsum-{doc_id}")
-        try:
-            run.records.append(analyze(article, settings, client=client))
-        except SummarizerError as exc:
-            if exc.exit_code != 1:
-                raise
-            message = redact(str(exc), secret)
-            run.errors.append({"id": article.key, "code": exc.code, "message": message})
+    for article in articles:
+        record = found.get(article.key)
+        if isinstance(record, ArticleAnalysis):
+            run.records.append(record)
+        elif record is not None:
+            run.errors.append({"id": article.key, "code": record.code, "message": record.message})
+        else:
+            why = runner.stats.stopped or "not analysed"
+            run.errors.append({"id": article.key, "code": "not_run", "message": why})
     return run
 
 

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pycountry
 
-from summarizer.pipeline import __version__
+from summarizer.resources import __version__
 from summarizer.schema import Actor, ArticleAnalysis, Event, Place
 from summarizer.taxonomy import IGO_CODES
 

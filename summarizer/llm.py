@@ -8,7 +8,8 @@ Two kinds of retry, kept apart:
 
 - *transport* (408, 409, 429, 5xx, connection errors, timeouts): the openai client's own retries,
   exponential backoff honouring ``Retry-After``; ``settings.transport_retries`` of them. Nothing
-  else retries transport errors.
+  else retries transport errors, except the Batch API engine's waiting for its batches
+  (:mod:`summarizer.batch.openai_batch`).
 - *validation* (the answer fails the schema or the checks): instructor re-asks with the errors, up
   to ``settings.max_retries`` times, stopping early when ``settings.token_budget`` is spent.
 """
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 import instructor
 import openai
@@ -39,12 +41,14 @@ from instructor.v2.core.response_model import prepare_response_model
 from openai.types.completion_usage import CompletionUsage
 from pydantic import BaseModel, ValidationError
 
+from summarizer import calllog
 from summarizer.errors import (
     ConfigError,
     ModelError,
     PromptTruncated,
     ProviderError,
     ProviderUnreachable,
+    mask_url,
     redact,
 )
 from summarizer.schema import Usage
@@ -201,6 +205,18 @@ def context_window(settings: Settings) -> tuple[int, str]:
     return OPENAI_PROTOCOL_CONTEXT, "assumed for a model of unknown size"
 
 
+OPENAI_URL = "https://api.openai.com/v1"  # the openai client's default base URL
+
+
+def endpoint(target: Target) -> str:
+    """The host a target's calls go to, ``scheme://host[:port]``: no credentials, path or query
+    (so records from a local server are not mistaken for the provider's)."""
+    parts = urlsplit(mask_url(target.base_url or OPENAI_URL))
+    host = parts.hostname or "?"
+    host = f"[{host}]" if ":" in host else host
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
 def client(settings: Settings, *, use_async: bool = False) -> Any:
     """An instructor client for ``settings`` (sync, or async with ``use_async``)."""
     target = resolve(settings)
@@ -321,22 +337,55 @@ def estimated_usage(request: Mapping[str, Any], completion: Any) -> CompletionUs
 
 
 class _Tracker:
-    """Counts attempts and tokens through instructor's hooks, for success and failure alike."""
+    """Counts attempts and tokens through instructor's hooks, for success and failure alike;
+    and writes each attempt to the call log when one is active (:mod:`summarizer.calllog`)."""
 
-    def __init__(self, model: str) -> None:
-        self.usage = Usage(model=model)
+    def __init__(self, target: Target, record_id: str | None = None) -> None:
+        self.usage = Usage(model=str(target))
         self.hooks = Hooks()
         self.hooks.on("completion:kwargs", self._attempt)
         self.hooks.on("completion:response", self._response)
         self.request: dict[str, Any] = {}
-        self.started = time.perf_counter()
+        self.started = self.sent = time.perf_counter()
+        self.log, self.target, self.record_id, self.row = calllog.current(), target, record_id, 0
+        if self.log is not None:
+            self.hooks.on("completion:error", self._logged_error)
+            self.hooks.on("parse:error", self._logged_error)
         self.truncated: tuple[int, int] | None = None  # (tokens sent, tokens the provider read)
 
     def _attempt(self, *args: Any, **kwargs: Any) -> None:
         self.usage.calls += 1
         self.request = kwargs
+        self.sent = time.perf_counter()
+        if self.log is not None:
+            self.row = self.log.add(
+                record_id=self.record_id,
+                model=str(self.target),
+                endpoint=endpoint(self.target),
+                attempt=self.usage.calls,
+                request_json=calllog.body(kwargs, self.target.api_key),
+            )
+
+    def _logged_error(self, error: Exception, **meta: Any) -> None:
+        assert self.log is not None
+        update: dict[str, Any] = {"error": redact(_reason(error), self.target.api_key)}
+        if not isinstance(error, ValidationError | InstructorError):  # no answer came
+            update["duration_ms"] = round((time.perf_counter() - self.sent) * 1000)
+        self.log.update(self.row, **update)
 
     def _response(self, response: Any) -> None:
+        if self.log is not None:
+            usage = getattr(response, "usage", None)
+            details = getattr(usage, "prompt_tokens_details", None)
+            self.log.update(
+                self.row,
+                duration_ms=round((time.perf_counter() - self.sent) * 1000),
+                resolved_model=getattr(response, "model", None),
+                response_json=calllog.body(response, self.target.api_key),
+                prompt_tokens=getattr(usage, "prompt_tokens", None),
+                completion_tokens=getattr(usage, "completion_tokens", None),
+                cached_tokens=getattr(details, "cached_tokens", None),
+            )
         usage = getattr(response, "usage", None)
         if getattr(response, "model", None):
             self.usage.model = response.model
@@ -413,10 +462,13 @@ def call(
     messages: list[dict[str, str]],
     context: dict[str, Any],
     response_model: type[BaseModel],
+    *,
+    record_id: str | None = None,
 ) -> Outcome:
-    """One structured call with validation re-asks; never raises for a model failure."""
+    """One structured call with validation re-asks; never raises for a model failure.
+    ``record_id`` labels its attempts in the call log."""
     target = resolve(settings)
-    tracker = _Tracker(str(target))
+    tracker = _Tracker(target, record_id)
     try:
         value = client.chat.completions.create(
             **_request(settings, target, messages, context, response_model, tracker.hooks)
@@ -434,10 +486,12 @@ async def acall(
     messages: list[dict[str, str]],
     context: dict[str, Any],
     response_model: type[BaseModel],
+    *,
+    record_id: str | None = None,
 ) -> Outcome:
     """Async twin of :func:`call` (needs an async client)."""
     target = resolve(settings)
-    tracker = _Tracker(str(target))
+    tracker = _Tracker(target, record_id)
     try:
         value = await client.chat.completions.create(
             **_request(settings, target, messages, context, response_model, tracker.hooks)

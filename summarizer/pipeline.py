@@ -20,7 +20,6 @@ import asyncio
 import datetime as dt
 import time
 from collections import Counter
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from pydantic import ValidationError
@@ -29,6 +28,7 @@ from summarizer import chunking, geocode, llm, prompts
 from summarizer.checks import CheckedExtraction, Review, check, review
 from summarizer.errors import ChecksFailed, ModelError
 from summarizer.grounding import Grounded
+from summarizer.resources import __version__
 from summarizer.schema import (
     ArticleAnalysis,
     ArticleMeta,
@@ -43,11 +43,6 @@ from summarizer.schema import (
 )
 from summarizer.settings import Settings
 from summarizer.source import Article, make_article, parse_date
-
-try:
-    __version__ = version("summarizer")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0+source"
 
 
 def _prepare(article: Article, settings: Settings) -> tuple[list[dict[str, str]], dict[str, Any]]:
@@ -64,8 +59,9 @@ def analyze(
     plan = chunking.plan(article, settings)
     if plan.chunked:
         return asyncio.run(_analyze_chunks(article, settings, plan, None))
+    client = client or llm.client(settings)
     outcome = llm.call(
-        client or llm.client(settings), settings, messages, context, CheckedExtraction
+        client, settings, messages, context, CheckedExtraction, record_id=article.key
     )
     return _finish(article, settings, outcome)
 
@@ -80,7 +76,9 @@ async def aanalyze(
     if plan.chunked:
         return await _analyze_chunks(article, settings, plan, client)
     client = client or llm.client(settings, use_async=True)
-    outcome = await llm.acall(client, settings, messages, context, CheckedExtraction)
+    outcome = await llm.acall(
+        client, settings, messages, context, CheckedExtraction, record_id=article.key
+    )
     return _finish(article, settings, outcome)
 
 
@@ -101,6 +99,7 @@ async def _analyze_chunks(
                 prompts.load().messages(),
                 prompts.context(part),
                 CheckedExtraction,
+                record_id=article.key,
             )
 
     outcomes = await asyncio.gather(*(read(part) for part in parts))
@@ -158,7 +157,9 @@ async def _reduce(
     context = prompts.reduce_context(article, summaries)
     context["dates"] = [e.date.resolved.isoformat() for e in events if e.date.resolved]
     messages = prompts.load_reduce().messages()
-    outcome = await llm.acall(client, settings, messages, context, chunking.DocumentSummary)
+    outcome = await llm.acall(
+        client, settings, messages, context, chunking.DocumentSummary, record_id=article.key
+    )
     _add(usage, outcome.usage)
     value = outcome.value
     if isinstance(value, chunking.DocumentSummary) and value._review is not None:
@@ -219,7 +220,8 @@ def _record(
         provenance=Provenance(
             summarizer_version=__version__,
             prompt_version=prompts.load().version,
-            model=str(llm.resolve(settings)),
+            model=str(target := llm.resolve(settings)),
+            endpoint=llm.endpoint(target),
             created_at=dt.datetime.now(dt.UTC).replace(microsecond=0),
         ),
     )

@@ -34,7 +34,7 @@ from markupsafe import Markup, escape
 
 from summarizer.errors import printable
 from summarizer.output import _date, _deaths
-from summarizer.pipeline import __version__
+from summarizer.resources import __version__
 from summarizer.schema import ArticleAnalysis, Issue, Span
 
 TEMPLATES = Path(__file__).parent / "templates"

@@ -1,9 +1,15 @@
-"""Where the shipped data folders live: ``summarizer/_data/`` in a wheel, the repository root in a
-source checkout or editable install."""
+"""Where the shipped data folders live (``summarizer/_data/`` in a wheel, the repository root in a
+source checkout or editable install), and the installed version."""
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+
+try:
+    __version__ = version("summarizer")
+except PackageNotFoundError:  # running from a source tree without installing
+    __version__ = "0.0.0+source"
 
 _PACKAGE = Path(__file__).resolve().parent
 

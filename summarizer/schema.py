@@ -271,6 +271,11 @@ class Provenance(BaseModel):
     prompt_version: str
     model: str
     created_at: dt.datetime
+    endpoint: str | None = Field(
+        default=None,
+        description="Where the model was called: scheme://host[:port], no credentials or path "
+        "(None in records made before it was kept).",
+    )
 
 
 class ArticleAnalysis(BaseModel):

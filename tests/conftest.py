@@ -56,10 +56,13 @@ def _isolated_environment(
 ) -> None:
     """No SUMMARIZER_*/OPENAI_* variable or .env file of the machine leaks into a test (except
     into the tests that record against a live provider)."""
+    monkeypatch.setenv("SUMMARIZER_LOG_PATH", str(tmp_path / "logs.db"))  # never the real home
     if _live(request):
         return
     for name in list(os.environ):
-        if name.startswith(("SUMMARIZER_", "OPENAI_", "AZURE_OPENAI")):
+        if name.startswith(("SUMMARIZER_", "OPENAI_", "AZURE_OPENAI")) and name != (
+            "SUMMARIZER_LOG_PATH"
+        ):
             monkeypatch.delenv(name)
     monkeypatch.chdir(tmp_path)
 

@@ -489,7 +489,7 @@ def test_bad_usage_exits_2(tmp_path: Path, configured: list[str]) -> None:
     unknown = runner.invoke(app, ["batch", str(odd), *out, *configured])
     assert unknown.exit_code == 2 and "unknown input type" in unknown.stderr
     source = _jsonl(tmp_path / "in.jsonl", _articles(1))
-    local = ["--model", "ollama/qwen2.5:7b", "--max-cost", "1"]
+    local = ["--model", "my-finetune", "--max-cost", "1"]  # priced nowhere
     no_price = runner.invoke(app, ["batch", str(source), *out, *configured, *local])
     assert no_price.exit_code == 2 and "--prices" in no_price.stderr
     headless = tmp_path / "in.csv"
@@ -510,15 +510,15 @@ def test_prices_and_budget(tmp_path: Path) -> None:
 
     prices = load_prices(None)
     assert price_for("openai/gpt-4.1-mini-2025-04-14", prices) is prices["gpt-4.1-mini"]
-    assert price_for("ollama/qwen2.5:7b", prices) is None
+    assert price_for("openai/my-finetune", prices) is None
     usage = Usage(prompt_tokens=1_000_000, cached_tokens=400_000, completion_tokens=100_000)
     mini = prices["gpt-4.1-mini"]
     assert dollars(usage, mini) == pytest.approx(0.6 * 0.40 + 0.4 * 0.10 + 0.1 * 1.60)
     assert dollars(usage, mini, batch=True) == pytest.approx(dollars(usage, mini) / 2)
 
     table = tmp_path / "prices.json"
-    table.write_text(json.dumps({"qwen2.5:7b": {"input": 0, "cached_input": 0, "output": 1}}))
-    assert price_for("ollama/qwen2.5:7b", load_prices(table)) is not None
+    table.write_text(json.dumps({"my-finetune": {"input": 0, "cached_input": 0, "output": 1}}))
+    assert price_for("openai/my-finetune", load_prices(table)) is not None
     table.write_text('{"x": {"input": "free"}}')
     with pytest.raises(InputError, match="not a price table"):
         load_prices(table)

@@ -3,28 +3,35 @@ what each perturbation predicts under the documented matching rules."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from conftest import TEST_KEY, mucsum_documents
 from scripted_records import replaying, scripted_records
 from typer.testing import CliRunner
 
+from summarizer import calllog, llm
+from summarizer.batch import engine
 from summarizer.cli import app
 from summarizer.evaluate import (
     SLOTS,
     assign,
+    job,
     load_dataset,
     muc_type,
     quality,
+    run_pipeline,
     score,
 )
 from summarizer.records import load_records
 from summarizer.schema import Actor, ArticleAnalysis, Event, Place
+from summarizer.settings import Settings
 
 runner = CliRunner()
 GOLD = mucsum_documents()
@@ -49,9 +56,13 @@ GOLD_FILLS = {
 }
 
 
-def _env() -> dict[str, str | None]:
+def _env(log: Path) -> dict[str, str | None]:
     unset = {k: None for k in os.environ if k.startswith(("SUMMARIZER_", "OPENAI_", "AZURE_"))}
-    return unset | {"OPENAI_API_KEY": TEST_KEY, "SUMMARIZER_TRANSPORT_RETRIES": "0"}
+    return unset | {
+        "OPENAI_API_KEY": TEST_KEY,
+        "SUMMARIZER_TRANSPORT_RETRIES": "0",
+        "SUMMARIZER_LOG_PATH": str(log),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +76,7 @@ def cli_run(
     args += ["--save-records", str(out / "records.jsonl"), "--base-url", scripted_url]
     with pytest.MonkeyPatch.context() as mp, replaying():
         mp.chdir(out)  # no .env of the machine
-        result = runner.invoke(app, args, env=_env())
+        result = runner.invoke(app, args, env=_env(out / "logs.db"))
     scores = json.loads((out / "eval.json").read_text(encoding="utf-8"))
     return result, scores, load_records(out / "records.jsonl")
 
@@ -97,6 +108,7 @@ def test_gold_derived_answers_score_perfectly(cli_run: Any) -> None:
     # Event summaries are the first human sentence: ROUGE below 1 where the human summary has more.
     assert all(0.5 < v < 1.0 for v in scores["rouge"].values()), scores["rouge"]
     assert scores["errors"] == [] and scores["model"] == "openai/gpt-4.1-mini"
+    assert "12/12 done" in result.stderr  # the batch engine's progress, on stderr
     table = result.stdout
     assert "type accuracy 1.000" in table
     assert "all           1.000  1.000  1.000" in table
@@ -321,3 +333,57 @@ def test_failed_documents_are_listed_and_scored_as_missed(
     assert shown["slots"]["all"]["recall"] == 0.0
     assert "error: mucsum-TST1-MUC3-0036:" in result.stderr
     assert TEST_KEY not in result.output + json.dumps(shown)
+
+
+def test_records_and_eval_json_name_the_endpoint(cli_run: Any, scripted_url: str) -> None:
+    _, scores, records = cli_run
+    parts = urlsplit(scripted_url)
+    host = f"{parts.scheme}://{parts.hostname}:{parts.port}"  # no path, no credentials
+    assert scores["endpoint"] == host
+    assert {r.provenance.endpoint for r in records} == {host}
+
+
+def test_records_made_before_the_endpoint_was_kept_still_load(
+    records: list[ArticleAnalysis],
+) -> None:
+    old = records[0].model_dump(mode="json")
+    del old["provenance"]["endpoint"]
+    assert ArticleAnalysis.model_validate(old).provenance.endpoint is None
+
+
+def test_the_endpoint_never_carries_credentials() -> None:
+    url = "https://user:sk-secret-123456@proxy.example:8443/v1/openai?api-key=k#x"
+    target = llm.Target("openai", "gpt-4.1-mini", url, "sk-secret-123456")
+    assert llm.endpoint(target) == "https://proxy.example:8443"
+    assert llm.endpoint(llm.Target("openai", "m", None, None)) == "https://api.openai.com"
+
+
+def test_eval_logs_every_call_with_its_document(cli_run: Any, tmp_path: Path) -> None:
+    _, _, records = cli_run
+    log = next(tmp_path.parent.glob("eval*/logs.db"))  # cli_run wrote it there
+    rows = calllog.read(log, limit=None)
+    assert len(rows) == sum(r.usage.calls for r in records)
+    assert sorted({r["record_id"] for r in rows}) == sorted(r.article.id for r in records)
+
+
+def test_documents_run_concurrently_and_come_back_in_data_set_order(
+    records: list[ArticleAnalysis], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    by_id = {r.article.id: r for r in records}
+    flight = {"now": 0, "most": 0}
+    order = list(GOLD)
+
+    async def analyse(article: Any, settings: Any, *, client: Any = None) -> ArticleAnalysis:
+        flight["now"] += 1
+        flight["most"] = max(flight["most"], flight["now"])
+        for _ in range(len(order) - order.index(article.key.removeprefix("mucsum-"))):
+            await asyncio.sleep(0)  # earlier documents finish later
+        flight["now"] -= 1
+        return by_id[article.key]
+
+    monkeypatch.setattr(engine, "aanalyze", analyse)
+    settings = Settings(api_key=TEST_KEY)
+    run = run_pipeline(GOLD, settings, runner=job(settings, concurrency=3))
+    assert flight["most"] == 3
+    assert [r.article.id for r in run.records] == [f"mucsum-{d}" for d in GOLD]
+    assert score(GOLD, run.records) == score(GOLD, list(reversed(run.records)))

@@ -210,11 +210,13 @@ def test_dry_run_prints_the_plan_and_calls_no_model(tmp_path: Path) -> None:
 
     path = tmp_path / "long.txt"
     path.write_text("\n\n".join([SEED_TEXT] * 40), encoding="utf-8")  # 108,759 characters
-    args = ["run", str(path), "--dry-run", "--model", "ollama/qwen2.5:7b", "--context-window"]
+    args = ["run", str(path), "--dry-run", "--model", "openai/gpt-4.1-mini", "--context-window"]
     result = runner.invoke(app, [*args, "16384"])
     assert result.exit_code == 0, result.output
     plan = result.stdout
-    assert plan.startswith("plan: ") and "estimated cost: unknown" in plan
+    assert plan.startswith("plan: ") and "tokens counted with tiktoken cl100k_base" in plan
+    dollars = float(plan.split("estimated cost: about $")[1].split(" ")[0])
+    assert 0 < dollars < 1
     chunks = int(plan.split("plan: ")[1].split(" chunk")[0])
     assert chunks >= 3 and f"{chunks + 1} call(s)" in plan
     assert "context window 16,384: --context-window" in plan

@@ -21,7 +21,7 @@ from summarizer import llm, prompts
 from summarizer.batch.journal import make_folder
 from summarizer.checks import CheckedExtraction
 from summarizer.errors import InputError
-from summarizer.pipeline import __version__
+from summarizer.resources import __version__
 from summarizer.schema import ArticleAnalysis
 from summarizer.settings import Settings
 from summarizer.source import Article

@@ -1,16 +1,25 @@
 """What a job spends: tokens, a dollar estimate from a price table, and the budget that stops it.
 
-Prices are US dollars per million tokens (input, cached input, output), list prices of OpenAI's
-standard tier as of 2025; the Batch API costs half. Pass your own table (``--prices FILE``, a JSON
-object ``{"model": {"input": …, "cached_input": …, "output": …}}``) to override or extend it. A
-model missing from the table has no dollar estimate (and cannot be used with ``--max-cost``).
+Prices are US dollars per million tokens (input, cached input, output), looked up in this order:
+
+1. your table (``--prices FILE``, a JSON object ``{"model": {"input": …, "cached_input": …,
+   "output": …}}``), which overrides everything below;
+2. local providers (``ollama``, ``vllm``, ``llamacpp``) cost 0;
+3. the price data bundled with ``genai-prices`` (maintained by Pydantic; read from the installed
+   package, never fetched at run time), for the model's provider.
+
+The Batch API costs half. A model found nowhere has no dollar estimate (and cannot be used with
+``--max-cost``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import NamedTuple
 
@@ -30,19 +39,28 @@ class Price(BaseModel):
     output: float = Field(ge=0)
 
 
-PRICES: dict[str, Price] = {
-    "gpt-4.1": Price(input=2.00, cached_input=0.50, output=8.00),
-    "gpt-4.1-mini": Price(input=0.40, cached_input=0.10, output=1.60),
-    "gpt-4.1-nano": Price(input=0.10, cached_input=0.025, output=0.40),
-    "gpt-4o": Price(input=2.50, cached_input=1.25, output=10.00),
-    "gpt-4o-mini": Price(input=0.15, cached_input=0.075, output=0.60),
-}
+LOCAL = ("ollama", "vllm", "llamacpp")  # providers that run on your own machine: free
+FREE = Price(input=0, cached_input=0, output=0)
 BATCH_DISCOUNT = 0.5
 
 
-def load_prices(path: Path | None) -> dict[str, Price]:
-    """The built-in table updated with the one in ``path``."""
-    table = dict(PRICES)
+class Prices(dict[str, Price]):
+    """Your price table (model name -> :class:`Price`); a model missing from it is looked up
+    as the module docstring says (``prices["gpt-4.1-mini"]`` works without a table)."""
+
+    def __missing__(self, model: str) -> Price:
+        found = price_for(model, self)
+        if found is None:
+            raise KeyError(model)
+        return found
+
+
+PRICES = Prices()  # no table of our own: genai-prices' data
+
+
+def load_prices(path: Path | None) -> Prices:
+    """The price table in ``path`` (none: an empty one), over genai-prices' data."""
+    table = Prices()
     if path is None:
         return table
     name = None
@@ -62,10 +80,51 @@ def load_prices(path: Path | None) -> dict[str, Price]:
 
 
 def price_for(model: str, prices: Mapping[str, Price]) -> Price | None:
-    """The price of ``model`` (``provider/`` prefix and date suffixes ignored: longest match)."""
-    name = model.rsplit("/", 1)[-1]
-    matches = [m for m in prices if name == m or name.startswith(m + "-")]
-    return prices[max(matches, key=len)] if matches else None
+    """The price of ``model`` (``provider/name``): from ``prices``, else 0 for a local provider,
+    else genai-prices' for the provider; in ``prices`` and genai-prices alike the longest known
+    name that ``name`` is or starts with followed by ``-`` (a date, a tag) counts."""
+    provider, _, name = model.rpartition("/")
+    table = dict(prices)  # as given: not through Prices' lookup
+    matches = [m for m in table if name == m or name.startswith(m + "-")]
+    if matches:
+        return table[max(matches, key=len)]
+    provider = provider.split("/")[0]
+    if provider in LOCAL:
+        return FREE
+    words = name.split("-")  # a suffix genai-prices does not know (a fine-tune tag) is ignored
+    for end in range(len(words), 0, -1):
+        if (found := _listed(provider or "openai", "-".join(words[:end]))) is not None:
+            return found
+    return None
+
+
+@functools.cache
+def _listed(provider: str, name: str) -> Price | None:
+    """genai-prices' current price of ``name`` at ``provider`` (its bundled data: no network);
+    one :class:`Price` object per listed model, however it was named."""
+    from genai_prices import data_snapshot
+
+    try:
+        _, info = data_snapshot.get_snapshot().find_provider_model(name, None, provider, None)
+    except LookupError:
+        return None
+    listed = info.get_prices(dt.datetime.now(dt.UTC))
+
+    def per_million(key: str) -> float | None:
+        value = getattr(listed, key, None)
+        value = getattr(value, "base", value)  # tiered: the price below the first tier
+        return float(value) if isinstance(value, Decimal | int | float) else None
+
+    paid, answer, cached = (
+        per_million(k) for k in ("input_mtok", "output_mtok", "cache_read_mtok")
+    )
+    if paid is None or answer is None:
+        return None
+    price = Price(input=paid, cached_input=paid if cached is None else cached, output=answer)
+    return _BY_MODEL.setdefault((provider, info.id), price)
+
+
+_BY_MODEL: dict[tuple[str, str], Price] = {}
 
 
 def dollars(usage: Usage, price: Price | None, *, batch: bool = False) -> float | None:

@@ -17,6 +17,12 @@
 A provider error of the Files or Batches API stops the job as a
 :class:`~summarizer.errors.ProviderError`, mapped and redacted as the realtime engine's are
 (:func:`summarizer.llm.provider_errors`); the batches already saved are picked up by the next run.
+Waiting for batches is the one place that retries beyond the openai client's transport retries:
+a poll or download that fails transiently (connection, timeout, 429, 5xx) is tried again
+(tenacity) up to :data:`POLL_ATTEMPTS` times, waits growing from ``poll_s / 4`` to 5 minutes
+(about 75 minutes at the default ``poll_s``), so a job waiting hours for its batches rides out
+an outage. Uploads and batch creation get no more than the client's retries: creating a batch
+again after a lost answer could pay for it twice.
 """
 
 from __future__ import annotations
@@ -29,9 +35,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import openai
 from instructor.core.exceptions import InstructorError
 from openai.types.chat import ChatCompletion
 from pydantic import ValidationError
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from summarizer import llm
 from summarizer.batch import requests
@@ -49,6 +57,8 @@ MAX_BYTES = 200 * 1024 * 1024
 ENDPOINT = "/v1/chat/completions"
 DONE = {"completed", "failed", "expired", "cancelled"}
 LOOKUP_DEPTH = 1_000  # recent batches searched for one created by a killed run
+POLL_ATTEMPTS = 20  # tries of one poll or download through transient errors
+TRANSIENT = (openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError)
 
 
 class BatchAPI:
@@ -186,10 +196,11 @@ class BatchAPI:
     async def _collect(self, batch_id: str, group: asyncio.TaskGroup) -> None:
         client = self._raw()
         with llm.provider_errors(self.job.target):  # in the task group: not covered by run's
-            while (batch := await client.batches.retrieve(batch_id)).status not in DONE:
+            retrieve = client.batches.retrieve
+            while (batch := await self._patiently(retrieve, batch_id)).status not in DONE:
                 await asyncio.sleep(self.job.options.poll_s)
             contents = [
-                await client.files.content(file_id)
+                await self._patiently(client.files.content, file_id)
                 for file_id in (batch.output_file_id, batch.error_file_id)
                 if file_id
             ]
@@ -197,6 +208,19 @@ class BatchAPI:
             for line in content.text.splitlines():
                 if line.strip():
                     await self._answer(json.loads(line), group)
+
+    async def _patiently(self, read: Any, *args: Any) -> Any:
+        """``await read(*args)``, tried again through transient errors (module docstring)."""
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TRANSIENT),
+            wait=wait_exponential(multiplier=self.job.options.poll_s / 4, max=300),
+            stop=stop_after_attempt(POLL_ATTEMPTS),
+            reraise=True,
+        )
+        async for attempt in retrying:
+            with attempt:
+                return await read(*args)
+        raise AssertionError("unreachable")  # reraise=True: the last error is raised
 
     async def _answer(self, line: dict[str, Any], group: asyncio.TaskGroup) -> None:
         entry = self.pending.pop(line.get("custom_id", ""), None)
