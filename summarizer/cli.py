@@ -326,8 +326,11 @@ def export(
         count = export_module.export(loaded, fmt, output)
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE) from None
+    left_out = sum(len(r.events) for r in loaded) - count
+    note = f"; {left_out} without an ACLED type left out" if left_out else ""
     typer.echo(
-        printable(f"{count} event(s) from {len(loaded)} record(s) -> {output} ({fmt})"), err=True
+        printable(f"{count} event(s) from {len(loaded)} record(s) -> {output} ({fmt}){note}"),
+        err=True,
     )
 
 
