@@ -24,6 +24,7 @@ from typer.core import TyperGroup
 from summarizer import demo as demo_module
 from summarizer import evaluate as evaluate_module
 from summarizer import export as export_module
+from summarizer import inputs as inputs_module
 from summarizer import records as records_module
 from summarizer import report as report_module
 from summarizer import validate as validate_module
@@ -34,7 +35,7 @@ from summarizer.output import to_json, to_markdown
 from summarizer.pipeline import analyze
 from summarizer.schema import ArticleAnalysis
 from summarizer.settings import Settings
-from summarizer.source import make_article, parse_date, read_text
+from summarizer.source import parse_date
 
 _UsageError = typer.BadParameter.__base__  # click's UsageError (typer may vendor click)
 
@@ -173,7 +174,12 @@ def _quiet_libraries() -> None:
 
 @app.command()
 def run(
-    file: Annotated[str, typer.Argument(help="article text file, or - for stdin")],
+    file: Annotated[
+        str,
+        typer.Argument(
+            help="article: .txt/.md/.html file, one-record .jsonl/.csv, http(s):// URL, or - (text)"
+        ),
+    ],
     published: Annotated[
         str | None, typer.Option(help="publication date, YYYY-MM-DD (anchors 'Friday')")
     ] = None,
@@ -197,8 +203,8 @@ def run(
     _checked(output, file)
     settings = _settings(model=model, base_url=base_url, mode=mode)
     try:
-        article = make_article(
-            read_text(file),
+        article = inputs_module.read_one(
+            file,
             published=parse_date(published, "--published"),
             title=title,
             source=source,
