@@ -6,10 +6,11 @@ import csv
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import DATA
+from conftest import DATA, ROOT
 from scripted_records import scripted_records
 from typer.testing import CliRunner
 
@@ -17,7 +18,6 @@ from summarizer.cli import app
 from summarizer.export import (
     ACLED_COLUMNS,
     ACLED_REGION,
-    CSV_DTYPES,
     FLAT_SCHEMA,
     LIST_SEPARATOR,
     PLOVER_ENTITY_FIELDS,
@@ -275,16 +275,26 @@ def test_flat_csv_and_parquet_round_trip(records: list[ArticleAnalysis], tmp_pat
         assert row["validation_ok"] == str(record.validation.ok)
 
 
-def test_exports_round_trip_through_pandas(records: list[ArticleAnalysis], tmp_path: Path) -> None:
-    """What a user types (the README's lines) gives the right types back."""
-    pd = pytest.importorskip("pandas")  # the test extra installs it
-    export(records, ExportFormat.csv, tmp_path / "events.csv")
-    export(records, ExportFormat.parquet, tmp_path / "events.parquet")
-    export(records, ExportFormat.plover_jsonl, tmp_path / "events.jsonl")
-    export(records, ExportFormat.acled_csv, tmp_path / "acled.csv")
+def _readme_block(after: str) -> str:
+    """The first ```python block of the README after the line starting ``after``."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("\n" + after, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_exports_round_trip_through_pandas(
+    records: list[ArticleAnalysis], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's pandas lines, run as written, give the right types back."""
+    monkeypatch.chdir(tmp_path)
+    export(records, ExportFormat.csv, Path("events.csv"))
+    export(records, ExportFormat.parquet, Path("events.parquet"))
+    export(records, ExportFormat.plover_jsonl, Path("events.jsonl"))
+    export(records, ExportFormat.acled_csv, Path("acled.csv"))
+    loaded: dict[str, Any] = {}
+    exec(_readme_block("To load the flat CSV"), loaded)  # the README's own code
+    flat, table, plover, acled = (loaded[k] for k in ("flat", "table", "plover", "acled"))
     pairs = [(r, e) for r in records for e in r.events]
 
-    flat = pd.read_csv(tmp_path / "events.csv", dtype=CSV_DTYPES)
     assert list(flat["cameo_root"]) == [e.cameo_root for _, e in pairs]  # "02" stays "02"
     assert any(e.cameo_root.startswith("0") for _, e in pairs)
     assert list(flat["article_id"]) == [r.article.id for r, _ in pairs]
@@ -294,21 +304,16 @@ def test_exports_round_trip_through_pandas(records: list[ArticleAnalysis], tmp_p
     starts = [[int(n) for n in cell.split(LIST_SEPARATOR)] for cell in flat["evidence_start"]]
     assert starts == [[s.start for s in e.evidence] for _, e in pairs]
 
-    parquet = pd.read_parquet(tmp_path / "events.parquet")
-    assert list(parquet["cameo_root"]) == [e.cameo_root for _, e in pairs]
-    assert [list(x) for x in parquet["evidence_end"]] == [
-        [s.end for s in e.evidence] for _, e in pairs
-    ]
-    assert parquet["evidence_end"].iloc[0][0].dtype.kind == "i"
-    assert parquet["fatalities_min"].dtype.kind == "i"
+    assert list(table["cameo_root"]) == [e.cameo_root for _, e in pairs]
+    ends = [[s.end for s in e.evidence] for _, e in pairs]
+    assert [list(x) for x in table["evidence_end"]] == ends
+    assert table["evidence_end"].iloc[0][0].dtype.kind == "i"
+    assert table["fatalities_min"].dtype.kind == "i"
 
-    plover = pd.read_json(tmp_path / "events.jsonl", lines=True, dtype=False)
-    assert list(plover["text_info"].str["start"]) == [
-        [s.start for s in e.evidence] for _, e in pairs
-    ]
+    starts = [[s.start for s in e.evidence] for _, e in pairs]
+    assert list(plover["text_info"].str["start"]) == starts
     assert plover["quad_code"].dtype.kind == "i"
 
-    acled = pd.read_csv(tmp_path / "acled.csv", dtype={"event_id_cnty": str})
     assert acled["fatalities"].dtype.kind == "i" and acled["iso"].dtype.kind == "f"  # NaN: no place
     assert acled["event_id_cnty"].str.fullmatch(r"[A-Z]{3}[0-9]+").all()
 
