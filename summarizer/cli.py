@@ -70,10 +70,13 @@ ModelOpt = Annotated[
 ]
 BaseUrlOpt = Annotated[str | None, typer.Option("--base-url", help="OpenAI-compatible endpoint")]
 RecordsArg = Annotated[Path, typer.Argument(help="RECORD.json (one or a list) or OUT.jsonl")]
-SourceOpt = Annotated[Path | None, typer.Option(help="the article text the record was made from")]
+SourceOpt = Annotated[
+    str | None,
+    typer.Option(help="the article the record was made from (.txt/.html file or http(s) URL)"),
+]
 ArticlesOpt = Annotated[
-    Path | None,
-    typer.Option(help="the batch input (JSONL with 'text') or a folder of .txt articles"),
+    str | None,
+    typer.Option(help="the articles: a batch input (.jsonl/.csv), a folder, a file or a URL"),
 ]
 ModeOpt = Annotated[
     str | None, typer.Option("--mode", help="tools (default), json_schema, json or md_json")

@@ -77,7 +77,7 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_texts(path: Path) -> dict[str, str]:
+def load_texts(path: Path | str) -> dict[str, str]:
     """Article texts keyed by SHA-256, read as every command reads articles
     (:mod:`summarizer.inputs`): a folder, a text or HTML file, a JSONL or CSV batch input, a URL."""
     name = str(path)

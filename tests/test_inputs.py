@@ -181,7 +181,15 @@ def test_urls_are_read_like_files(
     assert isinstance(missing, ErrorRecord) and "HTTP 404" in missing.message
     assert missing.id == names[2]
     assert isinstance(big, ErrorRecord) and "more than 4,000 bytes" in big.message
-    assert load_texts(names[1]) == {plain.sha256: plain.text}  # type: ignore[arg-type]
+    assert load_texts(names[1]) == {plain.sha256: plain.text}
+    # the report finds a record's text at a URL (a record of the demo, pointed at that text)
+    seed = run_demo()[0]
+    seed.article.text_sha256 = plain.sha256
+    records = tmp_path / "plain.jsonl"
+    records.write_text(seed.model_dump_json() + "\n", encoding="utf-8")
+    args = ["report", str(records), "--source", names[1], "-o", str(tmp_path / "r.html")]
+    result = runner.invoke(cli.app, args)
+    assert result.exit_code == 0 and "no article text" not in result.stderr, result.output
 
 
 @pytest.mark.block_network(allowed_hosts=["127.0.0.1"])
