@@ -190,7 +190,8 @@ def run(
     source: Annotated[str | None, typer.Option(help="outlet name")] = None,
     url: Annotated[str | None, typer.Option()] = None,
     id: Annotated[
-        str | None, typer.Option("--id", help="article id (default: content hash)")
+        str | None,
+        typer.Option("--id", help="article id (default: the input's id or file name, else hash)"),
     ] = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,

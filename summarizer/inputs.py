@@ -377,12 +377,24 @@ def _url_article(url: str) -> Item:
     return article(fields, url)
 
 
+class _HttpOnly(urllib.request.HTTPRedirectHandler):
+    """Follow redirects to http(s) URLs only (urllib would follow one to ftp://)."""
+
+    def redirect_request(
+        self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str
+    ) -> urllib.request.Request | None:
+        if not is_url(newurl):
+            raise urllib.error.URLError(f"redirect to {newurl!r} refused")
+        return super().redirect_request(req, fp, code, msg, headers, newurl)
+
+
 def _fetch(url: str) -> tuple[str, bool]:
     """``(text, is_html)`` of ``url``, read with :data:`FETCH_TIMEOUT_S` and at most
     :data:`FETCH_LIMIT` bytes."""
     request = urllib.request.Request(url, headers={"User-Agent": "summarizer"})
     try:
-        with urllib.request.urlopen(request, timeout=FETCH_TIMEOUT_S) as response:
+        opener = urllib.request.build_opener(_HttpOnly)
+        with opener.open(request, timeout=FETCH_TIMEOUT_S) as response:
             data = response.read(FETCH_LIMIT + 1)
             kind = response.headers.get_content_type()
             charset = response.headers.get_content_charset() or "utf-8"

@@ -135,6 +135,11 @@ class _Pages(http.server.BaseHTTPRequestHandler):
     }
 
     def do_GET(self) -> None:
+        if self.path.startswith("/redirect"):
+            self.send_response(302)
+            self.send_header("Location", "ftp://127.0.0.1/x" if "ftp" in self.path else "/plain")
+            self.end_headers()
+            return
         if self.path not in self.pages:
             self.send_error(404, "Not Found")
             return
@@ -181,6 +186,9 @@ def test_urls_are_read_like_files(
     assert isinstance(missing, ErrorRecord) and "HTTP 404" in missing.message
     assert missing.id == names[2]
     assert isinstance(big, ErrorRecord) and "more than 4,000 bytes" in big.message
+    assert inputs.read_one(f"{server}/redirect").text == plain.text  # http(s) redirects followed
+    with pytest.raises(InputError, match="redirect to 'ftp://127.0.0.1/x' refused"):
+        inputs.read_one(f"{server}/redirect-ftp")
     assert load_texts(names[1]) == {plain.sha256: plain.text}
     # the report finds a record's text at a URL (a record of the demo, pointed at that text)
     seed = run_demo()[0]
