@@ -145,14 +145,17 @@ RecordsArg = Annotated[
     typer.Argument(metavar="RECORDS", help="RECORD.json (one or a list) or OUT.jsonl"),
 ]
 SourceOpt = Annotated[
-    Path | None,
-    typer.Option(metavar="FILE", help="the article text the record was made from"),
+    str | None,
+    typer.Option(
+        metavar="FILE|URL",
+        help="the article the record was made from (.txt/.html file or http(s) URL)",
+    ),
 ]
 ArticlesOpt = Annotated[
-    Path | None,
+    str | None,
     typer.Option(
         metavar="INPUT",
-        help="the batch input (JSONL with 'text') or a folder of .txt articles",
+        help="the articles: a batch input (.jsonl/.csv), a folder, a file or a URL",
     ),
 ]
 NoLogOpt = Annotated[
@@ -346,7 +349,8 @@ def run(
         str | None,
         typer.Argument(
             metavar="FILE",
-            help="article text file; - or nothing reads stdin (when it is not a terminal)",
+            help="article: .txt/.md/.html file, one-record .jsonl/.csv, http(s):// URL; - or "
+            "nothing reads text on stdin (when it is not a terminal)",
         ),
     ] = None,
     published: Annotated[
@@ -363,7 +367,12 @@ def run(
         str | None, typer.Option(metavar="URL", help="article URL (kept in the record)")
     ] = None,
     id: Annotated[
-        str | None, typer.Option("--id", metavar="ID", help="article id (default: content hash)")
+        str | None,
+        typer.Option(
+            "--id",
+            metavar="ID",
+            help="article id (default: the input's id or file name, else hash)",
+        ),
     ] = None,
     model: ModelOpt = None,
     base_url: BaseUrlOpt = None,
@@ -410,9 +419,10 @@ def run(
 ) -> None:
     """Analyse one article: events, quotes and a summary, every span checked against the text."""
     from summarizer import chunking
+    from summarizer import inputs as inputs_module
     from summarizer import verify as verify_module
     from summarizer.pipeline import analyze
-    from summarizer.source import make_article, parse_date, read_text
+    from summarizer.source import parse_date
 
     if file is None:
         if sys.stdin is None or sys.stdin.isatty():
@@ -430,9 +440,8 @@ def run(
     )
     try:
         ctx.with_resource(calllog.recording(on=not no_log))
-        article = make_article(
-            read_text(file, settings.max_chars),
-            max_chars=settings.max_chars,
+        article = inputs_module.read_one(
+            file,
             published=parse_date(published, "--published"),
             title=title,
             source=source,
@@ -620,8 +629,11 @@ def export(
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE) from None
     shown = "stdout" if _stdout(output) else output
+    left_out = sum(len(r.events) for r in loaded) - count
+    note = f"; {left_out} without an ACLED type left out" if left_out else ""
     typer.echo(
-        printable(f"{count} event(s) from {len(loaded)} record(s) -> {shown} ({chosen})"), err=True
+        printable(f"{count} event(s) from {len(loaded)} record(s) -> {shown} ({chosen}){note}"),
+        err=True,
     )
 
 

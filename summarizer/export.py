@@ -1,12 +1,14 @@
 """Export stage: records as the tables analysts load elsewhere, one row per event.
 
-* ``acled-csv``: ACLED's columns in ACLED's order, filled where our record determines them and
-  empty where it does not (admin3, region, source scale, tags); coordinates, admin1/2, location
+* ``acled-csv``: ACLED's columns in ACLED's order, one row per event that has an ACLED type
+  (events ACLED does not cover are left out and counted), filled where our record determines
+  them and empty where it does not (admin3, source scale, tags); coordinates, admin1/2, location
   and geo_precision come from :mod:`summarizer.geocode`.
 * ``plover-jsonl``: one PLOVER event record (manual draft 2.0 fields) per line.
 * ``csv`` and ``parquet``: one flat row per event with every field of the record; both come from
   :data:`FLAT`, so the CSV header and the Parquet schema (:data:`FLAT_SCHEMA`) never drift apart.
-  Lists are Parquet lists and ``"; "``-joined strings in CSV.
+  Lists are Parquet lists and ``"; "``-joined strings in CSV (read them with
+  :data:`CSV_DTYPES`).
 
 Every text cell of a CSV passes :func:`spreadsheet_safe`, so no cell runs as a formula.
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import hashlib
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -81,12 +84,45 @@ def acled_date(event: Event) -> tuple[dt.date | None, int | str]:
 _DEMONSTRATION = {"Peaceful protest", "Protest with intervention", "Violent demonstration"}
 _VIOLENCE = {"Battles", "Explosions/Remote violence", "Violence against civilians", "Riots"}
 
-# ACLED inter codes from PLOVER sectors: 1 state forces, 2 rebels, 3 political militias
-# (unidentified armed groups), 7 civilians; protest events: 6 protesters, riots: 5 rioters;
-# PLOVER's supranational codes: 8 external/other. Other sectors (GOV, PTY, ...) are ambiguous.
-_INTER_BY_SECTOR = {"MIL": 1, "COP": 1, "SPY": 1, "REB": 2, "UAF": 3} | dict.fromkeys(
+# ACLED inter codes from PLOVER sectors: 1 state forces (government, military, police,
+# intelligence), 2 rebels, 3 political militias (unidentified armed groups), 7 civilians; protest
+# events: 6 protesters, riots: 5 rioters; PLOVER's supranational codes: 8 external/other. Other
+# sectors (JUD, LEG, PTY, OPP, ELI, ...) are ambiguous and left empty.
+_INTER_BY_SECTOR = {"GOV": 1, "MIL": 1, "COP": 1, "SPY": 1, "REB": 2, "UAF": 3} | dict.fromkeys(
     ("CVL", "AGR", "BUS", "EDU", "JRN", "LAB", "MED", "REF", "REL"), 7
 )
+
+_REGIONS = {
+    "Northern Africa": "DZA EGY ESH LBY MAR SDN TUN",
+    "Western Africa": "BEN BFA CIV CPV GHA GIN GMB GNB LBR MLI MRT NER NGA SEN SHN SLE TGO",
+    "Middle Africa": "AGO CAF CMR COD COG GAB GNQ STP TCD",
+    "Eastern Africa": "BDI COM DJI ERI ETH IOT KEN MDG MOZ MUS MWI MYT REU RWA SOM SSD SYC TZA "
+    "UGA ZMB ZWE",
+    "Southern Africa": "BWA LSO NAM SWZ ZAF",
+    "Middle East": "ARE BHR IRN IRQ ISR JOR KWT LBN OMN PSE QAT SAU SYR TUR YEM",
+    "Caucasus and Central Asia": "ARM AZE GEO KAZ KGZ TJK TKM UZB",
+    "South Asia": "AFG BGD BTN IND LKA MDV NPL PAK",
+    "Southeast Asia": "BRN IDN KHM LAO MMR MYS PHL SGP THA TLS VNM",
+    "East Asia": "CHN HKG JPN KOR MAC MNG PRK TWN",
+    "Europe": "ALA ALB AND AUT BEL BGR BIH BLR CHE CYP CZE DEU DNK ESP EST FIN FRA FRO GBR GGY "
+    "GIB GRC HRV HUN IMN IRL ISL ITA JEY KOS LIE LTU LUX LVA MCO MDA MKD MLT MNE NLD NOR POL "
+    "PRT ROU RUS SJM SMR SRB SVK SVN SWE UKR VAT XKX",
+    "North America": "BMU CAN GRL SPM USA",
+    "Central America": "BLZ CRI GTM HND MEX NIC PAN SLV",
+    "Caribbean": "ABW AIA ATG BES BHS BLM BRB CUB CUW CYM DMA DOM GLP GRD HTI JAM KNA LCA MAF "
+    "MSR MTQ PRI SXM TCA TTO VCT VGB VIR",
+    "South America": "ARG BOL BRA CHL COL ECU FLK GUF GUY PER PRY SUR URY VEN",
+    "Oceania": "ASM AUS CCK COK CXR FJI FSM GUM KIR MHL MNP NCL NFK NIU NRU NZL PCN PLW PNG PYF "
+    "SLB TKL TON TUV UMI VUT WLF WSM",
+    "Antarctica": "ATA ATF BVT HMD SGS",
+}
+ACLED_REGION: dict[str, str] = {
+    code: region for region, codes in _REGIONS.items() for code in codes.split()
+}
+"""ACLED's region of each country (ISO 3166 alpha-3; PLOVER's KOS for Kosovo): ACLED's region
+names, with UN M49 sub-region membership except that ACLED puts Sudan in Northern Africa, Western
+Asia's Arab states, Iran, Israel and Turkey in the Middle East, Cyprus in Europe, and the
+Caucasus with Central Asia."""
 
 
 def disorder_type(event: Event) -> str:
@@ -128,6 +164,26 @@ def _coordinate(value: float | None) -> str:
     return "" if value is None else f"{value:.4f}"
 
 
+def acled_event_id(record: ArticleAnalysis, event: Event) -> str:
+    """ACLED's ``event_id_cnty``: the location's ISO3 code (``XXX`` when the event has no
+    country) and a number: the SHA-256 of ``article id + "/" + event id`` as an integer, modulo
+    10^9. It is the same for the same record in every export; a clash needs ~30k events of one
+    country to become likely."""
+    code = (event.location.country if event.location else None) or "XXX"
+    digest = hashlib.sha256(f"{record.article.id}/{event.id}".encode()).digest()
+    return f"{code}{int.from_bytes(digest[:8], 'big') % 10**9}"
+
+
+def civilian_targeting(event: Event, inter2: int | None) -> str:
+    """ACLED's flag: every Violence against civilians event, and political violence against a
+    civilian second actor."""
+    if event.acled_event_type == "Violence against civilians" or (
+        inter2 == 7 and "Political violence" in disorder_type(event)
+    ):
+        return "Civilian targeting"
+    return ""
+
+
 def acled_row(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
     place = event.location
     day, precision = acled_date(event)
@@ -137,7 +193,7 @@ def acled_row(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
     inter2 = inter(actor2, event, False)
     row = dict.fromkeys(ACLED_COLUMNS, "")
     row.update(
-        event_id_cnty=f"{record.article.id}-{event.id}",
+        event_id_cnty=acled_event_id(record, event),
         event_date=day.isoformat() if day else "",
         year=day.year if day else "",
         time_precision=precision,
@@ -151,10 +207,9 @@ def acled_row(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
         assoc_actor_2="; ".join(a.name for a in event.targets[1:]),
         inter2=inter2 or "",
         interaction=interaction(event),
-        civilian_targeting="Civilian targeting"
-        if inter2 == 7 and "Political violence" in disorder_type(event)
-        else "",
+        civilian_targeting=civilian_targeting(event, inter2),
         iso=int(country.numeric) if country else "",
+        region=ACLED_REGION.get(place.country or "", "") if place else "",
         country=country.name if country else "",
         admin1=(place.admin1_name or place.admin1 or "") if place else "",
         admin2=(place.admin2 or "") if place else "",
@@ -214,6 +269,22 @@ def _entity(actor: Actor) -> dict[str, Any]:
     return entity
 
 
+SPAN_SEPARATOR = " … "
+"""Joins the evidence spans in PLOVER's ``event_text``; ``text_info.start`` and ``.end`` are
+lists with one article offset per span, in the same order."""
+
+
+def plover_date(record: ArticleAnalysis, event: Event) -> tuple[str | None, str]:
+    """PLOVER's required ``date`` and our ``date_precision`` beside it: the resolved date with its
+    precision, else the publication date flagged ``"publication"``, else null flagged
+    ``"unknown"``."""
+    if event.date.resolved is not None:
+        return event.date.resolved.isoformat(), event.date.precision
+    if record.article.published is not None:
+        return record.article.published.isoformat(), "publication"
+    return None, "unknown"
+
+
 def plover_record(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
     a, p, place = record.article, record.provenance, event.location
     loc = None
@@ -234,9 +305,11 @@ def plover_record(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
             resolution=plover_resolution(place),
         )
     spans = event.evidence
+    date, precision = plover_date(record, event)
     return {
         "id": f"{a.id}-{event.id}",
-        "date": event.date.resolved.isoformat() if event.date.resolved else None,
+        "date": date,
+        "date_precision": precision,
         "time": None,
         "enddate": None,
         "endtime": None,
@@ -249,13 +322,13 @@ def plover_record(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
         "event_scale": None,
         "has_event": True,
         "event_loc": loc,
-        "event_text": " ".join(s.text for s in spans),
+        "event_text": SPAN_SEPARATOR.join(s.text for s in spans),
         "link": None,
         "text": None,
         "text_info": {
             "sequence": None,
-            "start": min(s.start for s in spans) if spans else None,
-            "end": max(s.end for s in spans) if spans else None,
+            "start": [s.start for s in spans],
+            "end": [s.end for s in spans],
             "text_story": a.title,
         },
         "cite_info": {
@@ -279,7 +352,7 @@ def plover_record(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
 # --------------------------------------------------------------------------- flat CSV / Parquet
 
 Getter = Callable[[ArticleAnalysis, Event], Any]
-_S, _L = pa.string(), pa.list_(pa.string())
+_S, _L, _I = pa.string(), pa.list_(pa.string()), pa.list_(pa.int32())
 
 
 def _names(attr: str, field: str) -> Getter:
@@ -329,7 +402,8 @@ FLAT: tuple[tuple[str, pa.DataType, Getter], ...] = (
     ("weapons", _L, lambda r, e: [w.text for w in e.weapons]),
     ("factuality", _S, lambda r, e: e.factuality),
     ("evidence", _L, lambda r, e: [s.text for s in e.evidence]),
-    ("evidence_offsets", _L, lambda r, e: [f"{s.start}:{s.end}" for s in e.evidence]),
+    ("evidence_start", _I, lambda r, e: [s.start for s in e.evidence]),
+    ("evidence_end", _I, lambda r, e: [s.end for s in e.evidence]),
     ("validation_ok", pa.bool_(), lambda r, e: r.validation.ok),
     ("model", _S, lambda r, e: r.provenance.model),
     ("prompt_version", _S, lambda r, e: r.provenance.prompt_version),
@@ -337,6 +411,10 @@ FLAT: tuple[tuple[str, pa.DataType, Getter], ...] = (
 )
 FLAT_SCHEMA = pa.schema([pa.field(name, kind) for name, kind, _ in FLAT])
 LIST_SEPARATOR = "; "
+CSV_DTYPES: dict[str, type] = {name: str for name, kind, _ in FLAT if kind in (_S, _L, _I)}
+"""``pandas.read_csv(path, dtype=CSV_DTYPES)`` reads the flat CSV with its types: every text and
+list column as text (so cameo_root ``"02"`` and an article id ``"007"`` stay as written; list
+cells are ``"; "``-joined); numbers, booleans and floats are inferred."""
 
 
 def flat_row(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
@@ -345,7 +423,7 @@ def flat_row(record: ArticleAnalysis, event: Event) -> dict[str, Any]:
 
 def _csv_value(value: Any) -> Any:
     if isinstance(value, list):
-        value = LIST_SEPARATOR.join(value)
+        value = LIST_SEPARATOR.join(map(str, value))
     elif isinstance(value, dt.date | dt.datetime):
         return value.isoformat()
     return "" if value is None else spreadsheet_safe(value)
@@ -375,9 +453,11 @@ def _write_csv(path: Path, columns: Iterable[str], table: Iterable[dict[str, Any
 
 
 def export(records: list[ArticleAnalysis], fmt: ExportFormat, path: Path) -> int:
-    """Write every event of ``records`` to ``path`` in ``fmt``; return the number of rows."""
+    """Write every event of ``records`` to ``path`` in ``fmt``; return the number of rows. The
+    ACLED CSV leaves out the events without an ACLED type (ACLED does not cover them)."""
     table = list(rows(records))
     if fmt is ExportFormat.acled_csv:
+        table = [(r, e) for r, e in table if e.acled_event_type]
         _write_csv(path, ACLED_COLUMNS, (acled_row(r, e) for r, e in table))
     elif fmt is ExportFormat.plover_jsonl:
         with path.open("w", encoding="utf-8") as out:
@@ -388,7 +468,7 @@ def export(records: list[ArticleAnalysis], fmt: ExportFormat, path: Path) -> int
     else:
         data = [flat_row(r, e) for r, e in table]
         arrow = pa.Table.from_pylist(data, schema=FLAT_SCHEMA).replace_schema_metadata(
-            {"summarizer_version": __version__, "flat_schema": "2"}
+            {"summarizer_version": __version__, "flat_schema": "3"}
         )
         pq.write_table(arrow, path)
     return len(table)

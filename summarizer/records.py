@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from summarizer import inputs
 from summarizer.errors import InputError
 from summarizer.schema import ArticleAnalysis
 
@@ -76,22 +77,9 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_texts(path: Path) -> dict[str, str]:
-    """Article texts keyed by SHA-256: every ``*.txt`` in a folder, one text file, or a JSONL
-    file whose lines carry a ``text`` field (a batch input)."""
-    if path.is_dir():
-        files = sorted(path.glob("*.txt"))
-        return {sha256(t): t for t in (_read(f) for f in files)}
-    if path.suffix == ".jsonl":
-        texts = {}
-        for n, line in enumerate(_read(path).splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                text = _json(line, f"{path} line {n}")["text"]  # type: ignore[index]
-            except (KeyError, TypeError):
-                raise InputError(f"{path} line {n}: no JSON object with a 'text' field") from None
-            texts[sha256(text)] = text
-        return texts
-    text = _read(path)
-    return {sha256(text): text}
+def load_texts(path: Path | str) -> dict[str, str]:
+    """Article texts keyed by SHA-256, read as every command reads articles
+    (:mod:`summarizer.inputs`): a folder, a text or HTML file, a JSONL or CSV batch input, a URL."""
+    name = str(path)
+    inputs.check([name])
+    return inputs.texts(name)

@@ -4,13 +4,15 @@ Every grounded span is a *ref* with a page-wide id (``a<article>-<what>``) made 
 never of record data: event evidence (``e1``, the first event), actors (``e1-actor0``), targets,
 the date, the place, the deaths, weapons, quotes (``q1``) and their speakers, and bullet evidence
 (``b1``). The article text is cut at every span boundary; each piece covered by refs is a
-``<mark>`` listing them in ``data-refs`` (coloured by the most specific event covering it), and
+``<mark>`` listing them in ``data-refs`` (coloured by the narrowest event covering it, with one
+underline per other event), and
 every table cell, quote and bullet links to its refs with ``href="#ref"`` and ``data-ref``.
 Hovering either side highlights both; clicking a mark shows what it supports. Validation issues
 sit next to the event, quote or bullet their path names.
 
-A batch gets an index first: counts by PLOVER and ACLED type, by event country and by month, a
-filter box over ``data-search`` keywords, and one row per article. Sections use
+A batch gets an index first: counts by PLOVER and ACLED type, by event country and by month
+(recounted over the articles the filter shows), a filter box over ``data-search`` keywords, and
+one row per article. Each article's events sit beside its text. Sections use
 ``content-visibility: auto`` so 1,000 articles stay responsive (see ``benchmarks/report_load.py``).
 
 Record data is text, never markup or script: Jinja escapes every value, :func:`printable` shows
@@ -38,8 +40,21 @@ from summarizer.resources import __version__
 from summarizer.schema import ArticleAnalysis, Issue, Span
 
 TEMPLATES = Path(__file__).parent / "templates"
-PALETTE_SIZE = 10
-"""Events are coloured ``ev0`` .. ``ev9`` in order (the template defines the colours)."""
+PALETTE = ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33")
+"""Event colours, in order: Paul Tol's colour-blind-safe "light" scheme (made for backgrounds under
+black text; its grey is left for quotations, its olive is too close to pear). Event n is
+``ev{n % 7}``; from the eighth event on, the colours repeat with a pattern (``cyc1`` stripes,
+``cyc2`` dots), so no two events look alike."""
+PALETTE_SIZE = len(PALETTE)
+CYCLES = 3
+"""Patterns: plain, stripes, dots; 21 events are told apart, the 22nd looks like the first."""
+UNDERLINES = 3
+"""A passage shared by several events has the colour of the narrowest and one underline per other
+event (``also1-ev3``: first underline in event colour 3), at most this many."""
+
+
+def event_classes(n: int) -> str:
+    return f"ev{n % PALETTE_SIZE} cyc{n // PALETTE_SIZE % CYCLES}"
 
 
 @dataclass
@@ -63,9 +78,16 @@ class Segment:
         events = [r for r in self.refs if r.event is not None]
         if not events:
             return "nq"  # a quotation or a bullet's evidence only
-        narrowest = min(events, key=lambda r: r.span.end - r.span.start)
-        fine = " fine" if any(r.fine for r in self.refs) else ""
-        return f"ev{narrowest.event % PALETTE_SIZE}{fine}"
+        by_width = sorted(events, key=lambda r: r.span.end - r.span.start)
+        ordered = list(dict.fromkeys(r.event for r in by_width if r.event is not None))
+        css = [event_classes(ordered[0])]
+        if any(r.fine for r in self.refs):
+            css.append("fine")
+        others = ordered[1 : UNDERLINES + 1]
+        if others:
+            css.append("also")
+            css += [f"also{k}-ev{n % PALETTE_SIZE}" for k, n in enumerate(others, start=1)]
+        return " ".join(css)
 
     @property
     def data_refs(self) -> str:
@@ -179,23 +201,45 @@ def _article_view(n: int, record: ArticleAnalysis, text: str | None) -> dict[str
     }
 
 
-def _counts(records: list[ArticleAnalysis]) -> dict[str, list[tuple[str, str, int]]]:
-    """``{facet: [(label, filter term, count)]}`` over all events, most frequent first."""
+Facets = dict[str, list[tuple[str, str, int]]]
+
+
+def _facet_items(e: Any) -> list[tuple[str, str, str]]:
+    """``(facet, label, filter term)`` of one event, one per facet."""
+    acled = e.acled_event_type
+    country = e.location.country if e.location and e.location.country else None
+    month = f"{e.date.resolved:%Y-%m}" if e.date.resolved else None
+    return [
+        ("PLOVER type", e.plover, f"type:{e.plover}"),
+        ("ACLED type", acled or "none", f"type:{acled}" if acled else ""),
+        ("country", country or "unknown", f"country:{country}" if country else ""),
+        ("month", month or "unresolved", f"date:{month}" if month else ""),
+    ]
+
+
+def _counts(records: list[ArticleAnalysis]) -> tuple[Facets, list[str]]:
+    """``{facet: [(label, filter term, count)]}`` over all events, most frequent first; and for
+    each record the keys (``facet-item`` positions, one per event and facet) the page's script
+    counts again over the articles the filter shows."""
     facets: dict[str, Counter[tuple[str, str]]] = {
         k: Counter() for k in ("PLOVER type", "ACLED type", "country", "month")
     }
     for r in records:
         for e in r.events:
-            facets["PLOVER type"][(e.plover, f"type:{e.plover}")] += 1
-            acled = e.acled_event_type
-            facets["ACLED type"][(acled or "none", f"type:{acled}" if acled else "")] += 1
-            country = e.location.country if e.location and e.location.country else None
-            facets["country"][(country or "unknown", f"country:{country}" if country else "")] += 1
-            month = f"{e.date.resolved:%Y-%m}" if e.date.resolved else None
-            facets["month"][(month or "unresolved", f"date:{month}" if month else "")] += 1
-    return {
-        k: [(lab, term.lower(), n) for (lab, term), n in c.most_common()] for k, c in facets.items()
+            for facet, label, term in _facet_items(e):
+                facets[facet][(label, term)] += 1
+    shown = {k: c.most_common() for k, c in facets.items()}
+    position = {
+        (facet, item): f"{f}-{i}"
+        for f, (facet, items) in enumerate(shown.items())
+        for i, (item, _) in enumerate(items)
     }
+    keys = [
+        " ".join(position[(f, (lab, t))] for e in r.events for f, lab, t in _facet_items(e))
+        for r in records
+    ]
+    counts = {k: [(lab, term.lower(), n) for (lab, term), n in c] for k, c in shown.items()}
+    return counts, keys
 
 
 def _shown(value: Any) -> Any:
@@ -229,7 +273,9 @@ def _assets() -> tuple[Markup, Markup, Markup]:
     """The page's stylesheet and script, and the Content-Security-Policy that allows exactly those
     two (by hash) and nothing else: no other script, inline handler, style or fetch."""
     env = _environment()
-    style = env.get_template("report.css.j2").render(palette=range(PALETTE_SIZE))
+    style = env.get_template("report.css.j2").render(
+        palette=PALETTE, cycles=CYCLES, underlines=UNDERLINES
+    )
     script = (TEMPLATES / "report.js").read_text(encoding="utf-8")
     policy = (
         f"default-src 'none'; style-src {_hash(style)}; script-src {_hash(script)}; "
@@ -242,6 +288,9 @@ def render(records: list[ArticleAnalysis], texts: dict[str, str]) -> str:
     """The HTML page for ``records``; ``texts`` maps SHA-256 to article text (missing texts are
     stated on the page, and the records are shown without the highlighted article)."""
     views = [_article_view(n, r, texts.get(r.article.text_sha256)) for n, r in enumerate(records)]
+    counts, keys = _counts(records)
+    for view, key in zip(views, keys, strict=True):
+        view["keys"] = key
     style, script, policy = _assets()
     return (
         _environment()
@@ -249,8 +298,9 @@ def render(records: list[ArticleAnalysis], texts: dict[str, str]) -> str:
         .render(
             articles=views,
             batch=len(records) > 1,
-            counts=_counts(records),
-            palette=range(PALETTE_SIZE),
+            counts=counts,
+            event_classes=event_classes,
+            palette_size=PALETTE_SIZE,
             style=style,
             script=script,
             policy=policy,

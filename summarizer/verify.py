@@ -60,7 +60,12 @@ def verify(
 ) -> tuple[BulletVerdicts, Usage]:
     """Ask the model for a verdict on every bullet; raises ModelError/ProviderError on failure."""
     outcome = llm.call(
-        client or llm.client(settings), settings, messages(), context(analysis), BulletVerdicts
+        client or llm.client(settings),
+        settings,
+        messages(),
+        context(analysis),
+        BulletVerdicts,
+        record_id=analysis.article.id,
     )
     if not isinstance(outcome.value, BulletVerdicts):
         raise outcome.error or RuntimeError("no verdicts")

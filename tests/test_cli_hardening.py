@@ -411,4 +411,4 @@ def test_unreadable_article_input_is_one_line(
     articles = tmp_path / "input.jsonl"
     articles.write_text(_hostile_json(kind, "x") + "\n", encoding="utf-8")
     args = ["validate", str(_jsonl(tmp_path, records)), "--articles", str(articles)]
-    _one_line_error(runner.invoke(app, args), 2, "input.jsonl line 1")
+    _one_line_error(runner.invoke(app, args), 2, "input.jsonl:1")

@@ -6,22 +6,29 @@ import csv
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
-from conftest import DATA
+from conftest import DATA, ROOT
 from scripted_records import scripted_records
 from typer.testing import CliRunner
 
 from summarizer.cli import app
 from summarizer.export import (
     ACLED_COLUMNS,
+    ACLED_REGION,
     FLAT_SCHEMA,
+    LIST_SEPARATOR,
     PLOVER_ENTITY_FIELDS,
     PLOVER_LOCATION_FIELDS,
+    SPAN_SEPARATOR,
     ExportFormat,
+    acled_event_id,
+    acled_row,
     export,
     interaction,
+    plover_record,
     spreadsheet_safe,
 )
 from summarizer.schema import ArticleAnalysis
@@ -91,22 +98,25 @@ def test_plover_fields_are_the_standard_ones(
     path = tmp_path / "events.jsonl"
     export(records, ExportFormat.plover_jsonl, path)
     first = json.loads(path.read_text(encoding="utf-8").splitlines()[0])
-    assert set(first) == standard[""]
+    assert set(first) == standard[""] | {"date_precision"}  # ours, documented
     for name in ("text_info", "cite_info", "size"):
         assert set(first[name]) == standard[name], name
 
 
 def test_acled_csv_round_trip(records: list[ArticleAnalysis], tmp_path: Path) -> None:
     path = tmp_path / "acled.csv"
-    assert export(records, ExportFormat.acled_csv, path) == sum(len(r.events) for r in records)
+    pairs = [(r, e) for r in records for e in r.events if e.acled_event_type]
+    left_out = [e for r in records for e in r.events if not e.acled_event_type]
+    assert left_out, "the fixture should hold events ACLED does not cover"
+    assert export(records, ExportFormat.acled_csv, path) == len(pairs)
     with path.open(encoding="utf-8", newline="") as f:
         reader = csv.DictReader(f)
         assert tuple(reader.fieldnames or ()) == ACLED_COLUMNS
         rows = {row["event_id_cnty"]: row for row in reader}
-    pairs = [(r, e) for r in records for e in r.events]
     assert len(rows) == len(pairs)
+    assert all(row["event_type"] and row["disorder_type"] for row in rows.values())
     for record, event in pairs:
-        row = rows[f"{record.article.id}-{event.id}"]
+        row = rows[acled_event_id(record, event)]
         assert row["event_type"] == (event.acled_event_type or "")
         assert row["sub_event_type"] == (event.acled_sub_event_type or "")
         assert row["actor1"] == (event.actors[0].name if event.actors else "")
@@ -122,7 +132,9 @@ def test_acled_csv_round_trip(records: list[ArticleAnalysis], tmp_path: Path) ->
 
     # The seed article's Friday strikes: day precision, ISO numeric code, state forces (1)
     # against an unidentified armed group (3).
-    strike = rows["centcom-strikes-iraq-e1"]
+    strike = rows[acled_event_id(records[0], records[0].events[0])]
+    assert re.fullmatch(r"IRQ[0-9]{1,9}", strike["event_id_cnty"])
+    assert strike["region"] == "Middle East"
     assert (strike["event_date"], strike["year"], strike["time_precision"]) == (
         "2020-03-13",
         "2020",
@@ -132,13 +144,12 @@ def test_acled_csv_round_trip(records: list[ArticleAnalysis], tmp_path: Path) ->
     assert (strike["inter1"], strike["inter2"], strike["interaction"]) == ("1", "3", "13")
     assert strike["disorder_type"] == "Political violence"
     # MUC documents have no publication date: nothing is resolved, so no ACLED date.
-    assert rows["mucsum-TST1-MUC3-0036-e1"]["event_date"] == ""
-    assert rows["mucsum-TST1-MUC3-0036-e1"]["time_precision"] == ""
+    muc = next(r for r in records if r.article.id == "mucsum-TST1-MUC3-0036")
+    assert rows[acled_event_id(muc, muc.events[0])]["event_date"] == ""
+    assert rows[acled_event_id(muc, muc.events[0])]["time_precision"] == ""
 
 
 def test_acled_week_and_month_dates_use_acled_midpoints(records: list[ArticleAnalysis]) -> None:
-    from summarizer.export import acled_row
-
     record = records[0]
     event = record.events[0]
     event.date.precision, event.date.resolved = "week", event.date.resolved.replace(day=9)
@@ -158,7 +169,9 @@ def test_interaction_puts_the_lower_code_first(records: list[ArticleAnalysis]) -
     assert interaction(event) == "17"
     event.targets = []
     assert interaction(event) == "70"
-    event.actors[0].sector = "GOV"  # government officials: state forces or civilians, unknown
+    event.actors[0].sector = "GOV"  # government: ACLED's state forces
+    assert interaction(event) == "10"
+    event.actors[0].sector = "LEG"  # a legislator: state forces or civilian, unknown
     assert interaction(event) == ""
 
 
@@ -171,16 +184,69 @@ def test_plover_jsonl_round_trip(records: list[ArticleAnalysis], tmp_path: Path)
     for got, (record, event) in zip(lines, pairs, strict=True):
         assert got["id"] == f"{record.article.id}-{event.id}"
         assert got["event"] == [event.plover] and got["mode"] == event.plover_mode
-        assert got["date"] == (str(event.date.resolved) if event.date.resolved else None)
         assert [a["identifier_text"] for a in got["actor"]] == [a.name for a in event.actors]
         assert [a["code"] for a in got["recipient"]] == [a.country for a in event.targets]
         assert got["size"]["dead"] == event.fatalities.min
         assert got["quad_code"] in (1, 2, 3, 4)
-        start, end = got["text_info"]["start"], got["text_info"]["end"]
-        assert start == min(s.start for s in event.evidence)
-        assert end == max(s.end for s in event.evidence)
+        starts, ends = got["text_info"]["start"], got["text_info"]["end"]
+        assert starts == [s.start for s in event.evidence]
+        assert ends == [s.end for s in event.evidence]
+        assert got["event_text"].split(SPAN_SEPARATOR) == [s.text for s in event.evidence]
+        assert got["date"] == (str(event.date.resolved or record.article.published or "") or None)
+        assert got["date_precision"] == (
+            event.date.precision
+            if event.date.resolved
+            else "publication"
+            if record.article.published
+            else "unknown"
+        )
     protest = next(g for g in lines if g["id"] == "centcom-strikes-iraq-e3")
     assert protest["event"] == ["ACCUSE"] and protest["quad_code"] == 3
+
+
+def test_plover_date_falls_back_to_publication(records: list[ArticleAnalysis]) -> None:
+    record = records[0].model_copy(deep=True)
+    event = record.events[0]
+    event.date.resolved, event.date.precision = None, "unknown"
+    got = plover_record(record, event)
+    assert record.article.published is not None
+    assert (got["date"], got["date_precision"]) == (str(record.article.published), "publication")
+    record.article.published = None
+    assert (
+        plover_record(record, event)["date"],
+        plover_record(record, event)["date_precision"],
+    ) == (
+        None,
+        "unknown",
+    )
+
+
+def test_acled_civilian_targeting_region_and_state_forces(
+    records: list[ArticleAnalysis],
+) -> None:
+    record = records[0].model_copy(deep=True)
+    event = record.events[0]
+    event.acled_event_type, event.acled_sub_event_type = "Violence against civilians", "Attack"
+    event.actors[0].sector, event.targets = "GOV", []
+    row = acled_row(record, event)
+    assert row["civilian_targeting"] == "Civilian targeting"
+    assert (row["inter1"], row["inter2"], row["interaction"]) == (1, "", "10")
+    assert row["region"] == "Middle East" and row["country"] == "Iraq"
+    event.acled_event_type, event.acled_sub_event_type = "Battles", "Armed clash"
+    assert acled_row(record, event)["civilian_targeting"] == ""
+    # the id is stable: derived from article id and event id only
+    assert acled_event_id(record, event) == acled_event_id(records[0], records[0].events[0])
+    other = record.model_copy(deep=True)
+    other.article.id = "another-article"
+    assert acled_event_id(other, other.events[0]) != acled_event_id(record, event)
+
+
+def test_every_country_has_an_acled_region() -> None:
+    import pycountry
+
+    countries = {c.alpha_3 for c in pycountry.countries}
+    assert countries - set(ACLED_REGION) == set()
+    assert set(ACLED_REGION) - countries == {"KOS", "XKX"}  # Kosovo: PLOVER's and the user code
 
 
 def test_flat_csv_and_parquet_round_trip(records: list[ArticleAnalysis], tmp_path: Path) -> None:
@@ -203,9 +269,53 @@ def test_flat_csv_and_parquet_round_trip(records: list[ArticleAnalysis], tmp_pat
         assert row["actors"] == "; ".join(a.name for a in event.actors)
         assert got["weapons"] == [w.text for w in event.weapons]
         assert got["fatalities_min"] == event.fatalities.min == int(row["fatalities_min"])
-        assert got["evidence_offsets"] == [f"{s.start}:{s.end}" for s in event.evidence]
+        assert got["evidence_start"] == [s.start for s in event.evidence]
+        assert got["evidence_end"] == [s.end for s in event.evidence]
         assert got["created_at"] == record.provenance.created_at
         assert row["validation_ok"] == str(record.validation.ok)
+
+
+def _readme_block(after: str) -> str:
+    """The first ```python block of the README after the line starting ``after``."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    return text.split("\n" + after, 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_exports_round_trip_through_pandas(
+    records: list[ArticleAnalysis], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's pandas lines, run as written, give the right types back."""
+    monkeypatch.chdir(tmp_path)
+    export(records, ExportFormat.csv, Path("events.csv"))
+    export(records, ExportFormat.parquet, Path("events.parquet"))
+    export(records, ExportFormat.plover_jsonl, Path("events.jsonl"))
+    export(records, ExportFormat.acled_csv, Path("acled.csv"))
+    loaded: dict[str, Any] = {}
+    exec(_readme_block("To load the flat CSV"), loaded)  # the README's own code
+    flat, table, plover, acled = (loaded[k] for k in ("flat", "table", "plover", "acled"))
+    pairs = [(r, e) for r in records for e in r.events]
+
+    assert list(flat["cameo_root"]) == [e.cameo_root for _, e in pairs]  # "02" stays "02"
+    assert any(e.cameo_root.startswith("0") for _, e in pairs)
+    assert list(flat["article_id"]) == [r.article.id for r, _ in pairs]
+    assert flat["fatalities_min"].dtype.kind == "i" and flat["fatalities_max"].dtype.kind == "i"
+    assert flat["validation_ok"].dtype == bool
+    assert flat["location_latitude"].dtype.kind == "f"
+    starts = [[int(n) for n in cell.split(LIST_SEPARATOR)] for cell in flat["evidence_start"]]
+    assert starts == [[s.start for s in e.evidence] for _, e in pairs]
+
+    assert list(table["cameo_root"]) == [e.cameo_root for _, e in pairs]
+    ends = [[s.end for s in e.evidence] for _, e in pairs]
+    assert [list(x) for x in table["evidence_end"]] == ends
+    assert table["evidence_end"].iloc[0][0].dtype.kind == "i"
+    assert table["fatalities_min"].dtype.kind == "i"
+
+    starts = [[s.start for s in e.evidence] for _, e in pairs]
+    assert list(plover["text_info"].str["start"]) == starts
+    assert plover["quad_code"].dtype.kind == "i"
+
+    assert acled["fatalities"].dtype.kind == "i" and acled["iso"].dtype.kind == "f"  # NaN: no place
+    assert acled["event_id_cnty"].str.fullmatch(r"[A-Z]{3}[0-9]+").all()
 
 
 def test_export_command(records: list[ArticleAnalysis], tmp_path: Path) -> None:
@@ -216,7 +326,14 @@ def test_export_command(records: list[ArticleAnalysis], tmp_path: Path) -> None:
         result = runner.invoke(app, ["export", str(source), "--format", fmt.value, "-o", str(out)])
         assert result.exit_code == 0, result.output
         assert out.stat().st_size > 0
-        assert f"{sum(len(r.events) for r in records)} event(s) from 13 record(s)" in result.stderr
+        total = sum(len(r.events) for r in records)
+        if fmt is ExportFormat.acled_csv:
+            left_out = sum(1 for r in records for e in r.events if not e.acled_event_type)
+            expected = f"{total - left_out} event(s) from 13 record(s)"
+            assert f"; {left_out} without an ACLED type left out" in result.stderr
+        else:
+            expected = f"{total} event(s) from 13 record(s)"
+        assert expected in result.stderr
 
 
 @pytest.mark.parametrize(
@@ -294,7 +411,7 @@ def test_csv_exports_neutralise_formulas(
     row = table[0]
     acled = fmt is ExportFormat.acled_csv
     planted = {
-        "event_id_cnty" if acled else "article_id": FORMULAS["id"] + ("-e1" if acled else ""),
+        **({} if acled else {"article_id": FORMULAS["id"]}),  # ACLED's id is ISO3 + digits
         "source": FORMULAS["source"],
         "notes" if acled else "summary": FORMULAS["summary"],
         "actor1" if acled else "actors": FORMULAS["actor"],
@@ -305,7 +422,7 @@ def test_csv_exports_neutralise_formulas(
     for column in ("fatalities", "iso", "timestamp") if acled else ("fatalities_min",):
         assert int(row[column]) >= 0, column
     assert [r["notes" if acled else "summary"] for r in table[1:]] == [
-        e.summary for r in records for e in r.events
+        e.summary for r in records for e in r.events if e.acled_event_type or not acled
     ][1:]  # ordinary text is untouched
 
 

@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from summarizer.cli import app
 from summarizer.errors import printable
 from summarizer.records import sha256
-from summarizer.report import refs, render, segments
+from summarizer.report import PALETTE, PALETTE_SIZE, event_classes, refs, render, segments
 from summarizer.schema import ArticleAnalysis, Issue
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -364,3 +364,118 @@ def test_hostile_ids_do_not_break_the_report_in_chromium(
     assert browser.find_element(By.ID, "shown").text == "1 of 2 articles"
     assert _js(browser, "return document.getElementById('a1').hidden") is True
     assert _errors(browser) == []
+
+
+def _hex(colour: str) -> tuple[float, float, float]:
+    """CIELAB of an ``#rrggbb`` colour (D65)."""
+    rgb = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
+    m = ((0.4124, 0.3576, 0.1805), (0.2126, 0.7152, 0.0722), (0.0193, 0.1192, 0.9505))
+    x, y, z = (sum(a * b for a, b in zip(row, lin, strict=True)) for row in m)
+    f = [t ** (1 / 3) if t > 0.008856 else 7.787 * t + 16 / 116 for t in (x / 0.9505, y, z / 1.089)]
+    return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
+
+
+def test_event_colours_are_far_apart() -> None:
+    """Before: hsl(i * 137) at 84% lightness put e1 and e6, e2 and e7 a few units apart."""
+    lab = [_hex(c) for c in PALETTE]
+    closest = min(
+        sum((p - q) ** 2 for p, q in zip(a, b, strict=True)) ** 0.5
+        for i, a in enumerate(lab)
+        for b in lab[i + 1 :]
+    )
+    assert closest > 20  # CIE76 ΔE (the old hues: 9; e2 and e7 12)
+    # past the palette, a pattern tells events apart: e1, e8 and e15 differ
+    assert len({event_classes(n) for n in range(PALETTE_SIZE * 3)}) == PALETTE_SIZE * 3
+
+
+def shared_evidence(record: ArticleAnalysis) -> ArticleAnalysis:
+    """A copy where events 2 and 3 also cite event 1's first evidence span."""
+    copy = record.model_copy(deep=True)
+    for event in copy.events[1:3]:
+        event.evidence.append(copy.events[0].evidence[0])
+    return copy
+
+
+def test_overlaps_show_every_event(records: list[ArticleAnalysis], by_sha: dict[str, str]) -> None:
+    seed = shared_evidence(records[0])
+    pieces = segments(by_sha[seed.article.text_sha256], refs(seed, "a0"))
+    shared = [p for p in pieces if len({r.event for r in p.refs if r.event is not None}) > 1]
+    assert shared
+    for piece in shared:
+        events = {r.event for r in piece.refs if r.event is not None}
+        shown = re.findall(r"\bev(\d+)\b|also\d-ev(\d+)", piece.css)
+        assert {int(a or b) for a, b in shown} == {n % PALETTE_SIZE for n in events}
+        assert "also" in piece.css.split()
+
+
+@LOOPBACK
+def test_layout_legend_and_counts_in_chromium(
+    browser: Any, records: list[ArticleAnalysis], by_sha: dict[str, str], tmp_path: Path
+) -> None:
+    seed = shared_evidence(records[0])
+    seed.events[0].actors[0].sector = None
+    seed.events[0].actors[0].country = None
+    _open(browser, render([seed], by_sha), tmp_path / "layout.html")
+    browser.execute_script("window.scrollTo(0, 0)")
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "report-layout.png"))
+    box = _js(
+        browser,
+        "const r = e => e.getBoundingClientRect();"
+        "const t = r(document.querySelector('#a0 .article-text'));"
+        "const ev = r(document.querySelector('#a0 table.events'));"
+        "return {text_right: t.right, text_top: t.top, events_left: ev.left, events_top: ev.top,"
+        " height: window.innerHeight}",
+    )
+    # the events sit beside the text, and start within the first screen (they were ~1,500 px down)
+    assert box["events_left"] >= box["text_right"]
+    assert box["events_top"] < box["height"] / 2
+    assert abs(box["events_top"] - box["text_top"]) < 80
+    # every event row has its own colour (no two of the first eight alike)
+    colours = _js(
+        browser,
+        "return Array.from(document.querySelectorAll('#a0 tr.event td:first-child'))"
+        ".map(td => getComputedStyle(td).borderLeftColor)",
+    )
+    assert len(colours) == len(seed.events) and len(set(colours)) == len(colours)
+    # a legend for the marks; unknown codes say "unknown"
+    legend = browser.find_element(By.CSS_SELECTOR, ".legend").text
+    assert "bold underline" in legend and "dashed" in legend and "underlines" in legend
+    first = browser.find_element(By.ID, "a0-e1-row").text
+    assert "country unknown · sector unknown" in first and "?/?" not in first
+    # a mark several events share has one underline per other event
+    shadow = _js(
+        browser,
+        "return getComputedStyle(document.querySelector('#a0 mark.also')).boxShadow",
+    )
+    assert shadow.count("inset") >= 1 and "rgba(0, 0, 0, 0)" in shadow  # unused bands clear
+
+
+@LOOPBACK
+def test_index_counts_follow_the_filter_in_chromium(
+    browser: Any, records: list[ArticleAnalysis], by_sha: dict[str, str], tmp_path: Path
+) -> None:
+    _open(browser, render(records, by_sha), tmp_path / "counts.html")
+
+    def count(facet: str, label: str) -> int:
+        items = browser.find_elements(By.CSS_SELECTOR, f"[data-facet='{facet}'] li")
+        found = [i.text.rsplit(" ", 1) for i in items]
+        return next(int(n) for lab, n in found if lab == label)
+
+    browser.find_element(By.ID, "filter").send_keys("country:slv")
+    shown = [
+        r for r in records if any(e.location and e.location.country == "SLV" for e in r.events)
+    ]
+    events = [e for r in shown for e in r.events]
+    assert count("country", "SLV") == sum(
+        bool(e.location and e.location.country == "SLV") for e in events
+    )
+    assert count("country", "IRQ") == sum(
+        bool(e.location and e.location.country == "IRQ") for e in events
+    )
+    assert count("PLOVER type", "ASSAULT") == sum(e.plover == "ASSAULT" for e in events)
+    assert count("PLOVER type", "ASSAULT") < sum(
+        e.plover == "ASSAULT" for r in records for e in r.events
+    )
+    browser.save_screenshot(str(ARTIFACTS / "report-filtered.png"))

@@ -15,6 +15,7 @@ import pytest
 from conftest import TEST_KEY, load_example
 from typer.testing import CliRunner
 
+from summarizer import calllog
 from summarizer.cli import app
 from summarizer.demo import run as run_demo
 from summarizer.schema import ArticleAnalysis
@@ -94,6 +95,8 @@ def test_cli_run_verify(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scripte
     record = json.loads(result.stdout)
     assert record["usage"]["calls"] == 2  # the extraction and the verification
     assert record["validation"]["ok"] is True
+    logged = calllog.read(calllog.default_path(), limit=None)
+    assert [r["record_id"] for r in logged] == [record["article"]["id"]] * 2  # verify's call too
 
 
 def test_no_bullet_can_close_the_bullets_block(seed: ArticleAnalysis) -> None:

@@ -54,14 +54,22 @@
     const sections = q(document, "section.article");
     const rows = new Map(q(document, "#articles tr[data-article]").map(r => [r.dataset.article, r]));
     const shown = document.getElementById("shown");
+    const facets = q(document, "#index li[data-key]");
     const apply = () => {
       const terms = box.value.toLowerCase().split(/\s+/).filter(Boolean);
+      const tally = new Map();
       let n = 0;
       for (const s of sections) {
         const ok = terms.every(t => s.dataset.search.includes(t));
         s.hidden = !ok;
         rows.get(s.id).hidden = !ok;
         n += ok;
+        if (ok) s.dataset.keys.split(" ").filter(Boolean).forEach(k => tally.set(k, (tally.get(k) || 0) + 1));
+      }
+      for (const li of facets) {
+        const count = tally.get(li.dataset.key) || 0;
+        li.querySelector(".n").textContent = count;
+        li.classList.toggle("zero", count === 0);
       }
       shown.textContent = `${n} of ${sections.length} articles`;
     };
