@@ -16,7 +16,7 @@ import pytest
 from conftest import ROOT, TEST_KEY
 from typer.testing import CliRunner
 
-from summarizer import cli, inputs
+from summarizer import cli, inputs, pipeline
 from summarizer.batch import inputs as batch_inputs
 from summarizer.batch.journal import ErrorRecord
 from summarizer.demo import run as run_demo
@@ -98,7 +98,7 @@ def analysed(monkeypatch: pytest.MonkeyPatch) -> list[Article]:
         seen.append(article)
         raise InputError("stop here")
 
-    monkeypatch.setattr(cli, "analyze", fake)
+    monkeypatch.setattr(pipeline, "analyze", fake)  # `run` imports it when it runs
     monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
     return seen
 

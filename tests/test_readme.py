@@ -27,6 +27,7 @@ from typer.testing import CliRunner
 
 from summarizer.cli import app
 from summarizer.demo import run as run_demo
+from summarizer.schema import ArticleAnalysis
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 BLOCK = re.compile(r"^```(python|bash)\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -72,6 +73,7 @@ def test_python_blocks_run(
     monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
     monkeypatch.setenv("SUMMARIZER_TRANSPORT_RETRIES", "0")
     monkeypatch.setenv("SUMMARIZER_CACHE", str(folder / "cache.sqlite"))
+    _exports(run_demo(), folder)  # the files the pandas block loads, as `summarizer export` writes
     namespace: dict[str, object] = {"__name__": "__readme__"}
     for line_no, code in blocks:
         exec(compile(code, f"README.md:{line_no}", "exec"), namespace)
@@ -79,9 +81,17 @@ def test_python_blocks_run(
     printed = capsys.readouterr().out
     assert "McKenzie" in printed  # the first block's evidence spans
     assert (folder / "report.html").read_text(encoding="utf-8").lower().startswith("<!doctype html")
-    assert (folder / "events.csv").read_text(encoding="utf-8").startswith("event_id_cnty")
+    assert (folder / "acled.csv").read_text(encoding="utf-8").startswith("event_id_cnty")
     ids = [json.loads(line)["article"]["id"] for line in (folder / "out.jsonl").open()]
     assert sorted(ids) == ["centcom-strikes-iraq", "mucsum-TST1-MUC3-0001"]
+
+
+def _exports(records: list[ArticleAnalysis], folder: Path) -> None:
+    from summarizer.export import ExportFormat, export
+
+    for name, fmt in (("events.csv", "csv"), ("events.parquet", "parquet")):
+        export(records, ExportFormat(fmt), folder / name)
+    export(records, ExportFormat.plover_jsonl, folder / "events.jsonl")
 
 
 @pytest.fixture(scope="module")
