@@ -14,6 +14,7 @@ from summarizer.errors import (
     SummarizerError,
 )
 from summarizer.pipeline import __version__, aanalyze, analyze, asummarize, summarize
+from summarizer.resolve import resolve
 from summarizer.schema import ArticleAnalysis, Event, Quote, Span
 from summarizer.settings import Settings
 from summarizer.source import Article
@@ -37,6 +38,7 @@ __all__ = [
     "analyze",
     "asummarize",
     "asummarize_many",
+    "resolve",
     "summarize",
     "summarize_many",
 ]
