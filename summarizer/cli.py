@@ -424,3 +424,34 @@ def report(
             "they are shown without it",
             err=True,
         )
+
+
+@app.command("resolve")
+def resolve_events(
+    records: Annotated[
+        list[Path] | None, typer.Argument(help="records (OUT.jsonl from batch, or JSON)")
+    ] = None,
+    output: Annotated[
+        list[Path] | None,
+        typer.Option("--output", "-o", help="events.duckdb, events.parquet or events.jsonl"),
+    ] = None,
+    into: Annotated[
+        Path | None, typer.Option("--into", help="events.duckdb data set to add the records to")
+    ] = None,
+) -> None:
+    """Group event records that report the same real-world event: one row per event, with its
+    sources, merged fields and why they were joined. Exit 2 on bad input (nothing is written)."""
+    from summarizer.resolve import resolve as resolve_records  # (cli's `resolve` is llm's)
+
+    if not records:
+        raise _fail("give at least one records file", EXIT_USAGE)
+    if not output and into is None:
+        raise _fail("give -o events.duckdb|events.parquet|events.jsonl or --into", EXIT_USAGE)
+    try:
+        events = resolve_records(records, into=into, outputs=output or [])
+    except SummarizerError as exc:
+        raise _fail(str(exc), exc.exit_code) from None
+    except OSError as exc:
+        raise _fail(f"cannot write: {exc.strerror or exc}", EXIT_USAGE) from None
+    written = ", ".join(str(p) for p in ([into] if into else []) + (output or []))
+    typer.echo(f"{len(events)} event(s) -> {written}", err=True)

@@ -444,7 +444,12 @@ def _new_records(
 def _add(con: duckdb.DuckDBPyConnection, records: list[ArticleAnalysis]) -> int:
     arts = pa.Table.from_pylist(
         [
-            {**r.article.model_dump(include=set(ARTICLE_SCHEMA.names)), "n_events": len(r.events)}
+            {
+                "article_id": r.article.id,
+                **r.article.model_dump(include={"text_sha256", "title", "source", "url"}),
+                "published": r.article.published,
+                "n_events": len(r.events),
+            }
             for r in records
         ],
         schema=ARTICLE_SCHEMA,
@@ -586,7 +591,8 @@ def _cluster(con: duckdb.DuckDBPyConnection, pairs: str) -> list[tuple[str, str]
         root = clusters.find(i)
         uid = clusters.uid.get(root) or _uid(ids[first[root]][1], ids[first[root]][2])
         row: dict[str, Any] = {"mid": mid, "event_uid": uid}
-        if i in best:
+        founder = clusters.uid.get(root) is None and first[root] == i  # named the event
+        if i in best and not founder:
             other, edge = best[i]
             agreed, weights = _explain(edge[4:])
             row |= {
