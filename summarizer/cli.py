@@ -441,17 +441,17 @@ def resolve_events(
 ) -> None:
     """Group event records that report the same real-world event: one row per event, with its
     sources, merged fields and why they were joined. Exit 2 on bad input (nothing is written)."""
-    from summarizer.resolve import resolve as resolve_records  # (cli's `resolve` is llm's)
+    from summarizer.resolve import run as resolve_records  # (cli's `resolve` is llm's)
 
     if not records:
         raise _fail("give at least one records file", EXIT_USAGE)
     if not output and into is None:
         raise _fail("give -o events.duckdb|events.parquet|events.jsonl or --into", EXIT_USAGE)
     try:
-        events = resolve_records(records, into=into, outputs=output or [])
+        count, _ = resolve_records(records, into=into, outputs=output or [])
     except SummarizerError as exc:
         raise _fail(str(exc), exc.exit_code) from None
     except OSError as exc:
         raise _fail(f"cannot write: {exc.strerror or exc}", EXIT_USAGE) from None
     written = ", ".join(str(p) for p in ([into] if into else []) + (output or []))
-    typer.echo(f"{len(events)} event(s) -> {written}", err=True)
+    typer.echo(f"{count} event(s) -> {written}", err=True)

@@ -17,9 +17,10 @@ import json
 import math
 import os
 import re
+import shutil
 import tempfile
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -388,7 +389,7 @@ def _empty(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> None
     con.unregister("_empty")
 
 
-def _open(con: duckdb.DuckDBPyConnection, into: Path | None) -> None:
+def open_dataset(con: duckdb.DuckDBPyConnection, into: Path | None) -> None:
     """Tables ``mentions``, ``articles``, ``links`` (event_uid, follow_up_of, same_as): empty, or
     copied from the data set ``into``."""
     links = pa.schema([f for f in LINK_SCHEMA if f.name != "mid"])
@@ -456,10 +457,22 @@ def _add(con: duckdb.DuckDBPyConnection, records: list[ArticleAnalysis]) -> int:
     )
     con.register("_arts", arts)
     con.execute("insert into articles by name select * from _arts")
-    rows = pa.Table.from_pylist(mention_rows(records), schema=MENTION_SCHEMA)
+    return add_mentions(con, pa.Table.from_pylist(mention_rows(records), schema=MENTION_SCHEMA))
+
+
+def add_mentions(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> int:
+    """Add mention rows (:data:`MENTION_SCHEMA`) as new mentions; returns how many."""
     con.register("_rows", rows)
     con.execute("insert into mentions by name select *, true as is_new from _rows")
+    con.unregister("_rows")
     return rows.num_rows
+
+
+def resolve_new(con: duckdb.DuckDBPyConnection) -> None:
+    """Score, cluster and link the new mentions against the whole data set."""
+    pairs = _score(con)
+    same_as = _cluster(con, pairs)
+    _update_links(con, same_as, _follow_ups(con, pairs))
 
 
 # --------------------------------------------------------------------------- scoring, clustering
@@ -800,29 +813,23 @@ def merge(uid: str, rows: list[dict[str, Any]], link: dict[str, Any]) -> dict[st
     }
 
 
-def _events(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
-    links = {
-        uid: {"follow_up_of": f, "same_as": s}
-        for uid, f, s in con.execute("select * from links").fetchall()
-    }
-    cur = con.execute(
-        "select * exclude (is_new) from mentions order by event_uid, article_id, event_id"
+def iter_events(con: duckdb.DuckDBPyConnection) -> Iterator[dict[str, Any]]:
+    """Every event of the data set, by event_uid, merged from its mentions (streamed)."""
+    cur = con.cursor().execute(
+        "select x.* exclude (is_new), l.follow_up_of, l.same_as from mentions x "
+        "left join links l using (event_uid) order by event_uid, article_id, event_id"
     )
     cols = [d[0] for d in cur.description]
-    events = []
     group: list[dict[str, Any]] = []
     while batch := cur.fetchmany(10_000):
         for values in batch:
             row = dict(zip(cols, values, strict=True))
             if group and group[0]["event_uid"] != row["event_uid"]:
-                events.append(
-                    merge(group[0]["event_uid"], group, links.get(group[0]["event_uid"], {}))
-                )
+                yield merge(group[0]["event_uid"], group, group[0])
                 group = []
             group.append(row)
     if group:
-        events.append(merge(group[0]["event_uid"], group, links.get(group[0]["event_uid"], {})))
-    return events
+        yield merge(group[0]["event_uid"], group, group[0])
 
 
 def _update_links(
@@ -893,7 +900,7 @@ EVENT_SCHEMA = pa.schema(
 """The ``events`` table (DuckDB) and ``events.parquet``: one row per resolved event."""
 
 
-def event_row(event: dict[str, Any]) -> dict[str, Any]:
+def event_row(event: dict[str, Any], detail: str) -> dict[str, Any]:
     place = event["place"]
     return {
         "event_uid": event["event_uid"],
@@ -915,7 +922,7 @@ def event_row(event: dict[str, Any]) -> dict[str, Any]:
         "last_report": event["last_report"],
         "follow_up_of": event["follow_up_of"],
         "same_as": event["same_as"],
-        "detail": to_json(event),
+        "detail": detail,
     }
 
 
@@ -923,7 +930,7 @@ def to_json(event: dict[str, Any]) -> str:
     return json.dumps(event, sort_keys=True, ensure_ascii=False, default=str)
 
 
-def _replace(path: Path, write: Any) -> None:
+def _replace(path: Path, write: Callable[[Path], object]) -> None:
     """Write ``path`` through a temporary file in its folder, then swap it in atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
@@ -937,12 +944,14 @@ def _replace(path: Path, write: Any) -> None:
         tmp_path.unlink(missing_ok=True)
 
 
-def _write_duckdb(con: duckdb.DuckDBPyConnection, table: pa.Table, path: Path) -> None:
+def _write_duckdb(con: duckdb.DuckDBPyConnection, events: Path, path: Path) -> None:
     def write(tmp: Path) -> None:
         con.execute(f"attach {_sql_str(tmp)} as out")
         try:
-            con.register("_events", table)
-            con.execute("create table out.events as select * from _events order by event_uid")
+            con.execute(
+                f"create table out.events as select * from read_parquet({_sql_str(events)}) "
+                "order by event_uid"
+            )
             con.execute(
                 "create table out.mentions as select * exclude (is_new) from mentions "
                 "order by event_uid, article_id, event_id"
@@ -959,16 +968,35 @@ def _write_duckdb(con: duckdb.DuckDBPyConnection, table: pa.Table, path: Path) -
 OUTPUT_SUFFIXES = (".duckdb", ".parquet", ".jsonl")
 
 
-def _write(con: duckdb.DuckDBPyConnection, events: list[dict[str, Any]], path: Path) -> None:
-    if path.suffix == ".jsonl":
-        text = "".join(to_json(e) + "\n" for e in events)
-        _replace(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
-        return
-    table = pa.Table.from_pylist([event_row(e) for e in events], schema=EVENT_SCHEMA)
-    if path.suffix == ".parquet":
-        _replace(path, lambda tmp: pq.write_table(table, tmp))
-    else:
-        _write_duckdb(con, table, path)
+def write_outputs(
+    con: duckdb.DuckDBPyConnection, outputs: Sequence[Path], *, collect: bool = False
+) -> tuple[int, list[dict[str, Any]]]:
+    """Stream the events once into JSONL and Parquet scratch files, then put each output in
+    place atomically. Returns the number of events (and the events when ``collect``)."""
+    collected: list[dict[str, Any]] = []
+    count = 0
+    with tempfile.TemporaryDirectory(prefix="summarizer-resolve-") as scratch:
+        lines, table = Path(scratch) / "events.jsonl", Path(scratch) / "events.parquet"
+        with lines.open("w", encoding="utf-8") as f, pq.ParquetWriter(table, EVENT_SCHEMA) as pw:
+            batch: list[dict[str, Any]] = []
+            for event in iter_events(con):
+                line = to_json(event)
+                f.write(line + "\n")
+                batch.append(event_row(event, line))
+                count += 1
+                if collect:
+                    collected.append(event)
+                if len(batch) >= 10_000:
+                    pw.write_table(pa.Table.from_pylist(batch, schema=EVENT_SCHEMA))
+                    batch = []
+            pw.write_table(pa.Table.from_pylist(batch, schema=EVENT_SCHEMA))
+        for out in outputs:
+            if out.suffix == ".duckdb":
+                _write_duckdb(con, table, out)
+            else:
+                src = lines if out.suffix == ".jsonl" else table
+                _replace(out, lambda tmp, src=src: shutil.copyfile(src, tmp))
+    return count, collected
 
 
 # --------------------------------------------------------------------------- entry point
@@ -987,6 +1015,18 @@ def resolve(
     (``.duckdb``, ``.parquet``, ``.jsonl``). Returns every event of the data set, as the
     ``events.jsonl`` lines. Bad input raises :class:`InputError` before anything is written.
     """
+    return run(inputs, into=into, outputs=outputs, collect=True)[1]
+
+
+def run(
+    inputs: Sequence[Path | str | ArticleAnalysis],
+    *,
+    into: Path | str | None = None,
+    outputs: Sequence[Path | str] = (),
+    collect: bool = False,
+) -> tuple[int, list[dict[str, Any]]]:
+    """:func:`resolve` that streams: returns the number of events (and the events if
+    ``collect``)."""
     into = Path(into) if into is not None else None
     outs = [Path(p) for p in outputs]
     for out in outs:
@@ -1003,19 +1043,14 @@ def resolve(
     con = duckdb.connect()
     try:
         con.execute("set preserve_insertion_order = false")
-        _open(con, into)
+        open_dataset(con, into)
         new = _new_records(con, loaded)
         if new and _add(con, new):
-            pairs = _score(con)
-            same_as = _cluster(con, pairs)
-            _update_links(con, same_as, _follow_ups(con, pairs))
+            resolve_new(con)
         elif new:
             _update_links(con, [], {})
-        events = _events(con)
         if into is not None and (new or not into.exists()):
             outs = [into, *outs]
-        for out in outs:
-            _write(con, events, out)
-        return events
+        return write_outputs(con, outs, collect=collect)
     finally:
         con.close()
