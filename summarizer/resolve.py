@@ -191,13 +191,29 @@ BLOCKING_RULES = [
 the same day within ~25 km (a 0.25-degree cell) or within the same admin1."""
 
 
-def splink_settings() -> dict[str, Any]:
+SPARK_SQL = (
+    ("date_diff('day', date_l, date_r)", "datediff(date_l, date_r)"),
+    ("list_intersect(", "array_intersect("),
+    ("len(", "size("),
+)
+"""What changes on Spark: the three DuckDB functions the comparisons use, by their Spark SQL
+names. Everything else (levels, m/u, blocking rules) is the same."""
+
+
+def splink_settings(dialect: str = "duckdb") -> dict[str, Any]:
+    """Splink settings for ``dialect`` (``duckdb`` or ``spark``)."""
+    comparisons = COMPARISONS
+    if dialect == "spark":
+        text = json.dumps(COMPARISONS)
+        for duck, spark in SPARK_SQL:
+            text = text.replace(duck, spark)
+        comparisons = json.loads(text)
     return {
         "link_type": "dedupe_only",
         "unique_id_column_name": "mid",
         "probability_two_random_records_match": PROBABILITY_TWO_RANDOM_RECORDS_MATCH,
         "blocking_rules_to_generate_predictions": BLOCKING_RULES,
-        "comparisons": COMPARISONS,
+        "comparisons": comparisons,
         "retain_matching_columns": False,
         "retain_intermediate_calculation_columns": True,
         "additional_columns_to_retain": ["is_new"],

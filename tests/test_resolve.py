@@ -448,3 +448,23 @@ def test_cli_needs_an_output_and_a_known_suffix(tmp_path: Path) -> None:
     assert cli(src).exit_code == 2
     bad = cli(src, "-o", tmp_path / "events.csv")
     assert bad.exit_code == 2 and "must end in" in bad.stderr
+
+
+def test_spark_settings_use_spark_sql_and_the_same_model() -> None:
+    import sqlglot
+
+    mod = sys.modules["summarizer.resolve"]
+    duck, spark = mod.splink_settings("duckdb"), mod.splink_settings("spark")
+    assert spark["blocking_rules_to_generate_predictions"] == duck[
+        "blocking_rules_to_generate_predictions"
+    ]
+    for dc, sc in zip(duck["comparisons"], spark["comparisons"], strict=True):
+        for dl, sl in zip(dc["comparison_levels"], sc["comparison_levels"], strict=True):
+            assert (dl.get("m_probability"), dl.get("u_probability")) == (
+                sl.get("m_probability"),
+                sl.get("u_probability"),
+            )
+            if sl["sql_condition"] != "ELSE":
+                sqlglot.parse_one(sl["sql_condition"], read="spark")
+                assert "list_intersect" not in sl["sql_condition"]
+                assert "date_diff" not in sl["sql_condition"]
