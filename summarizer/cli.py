@@ -243,7 +243,15 @@ def export(
     fmt: Annotated[export_module.ExportFormat, typer.Option("--format", "-f")],
     output: Annotated[Path, typer.Option("--output", "-o", help="file to write")],
 ) -> None:
-    """Write every event as ACLED-style CSV, PLOVER JSONL, a flat CSV or Parquet (one row each)."""
+    """Write every event as ACLED-style CSV, PLOVER JSONL, a flat CSV or Parquet (one row each);
+    an events.duckdb data set (from ``resolve``) as ACLED CSV, one row per resolved event."""
+    if records.suffix == ".duckdb":
+        try:
+            count = export_module.export_events(records, fmt, output)
+        except SummarizerError as exc:
+            raise _fail(str(exc), exc.exit_code) from None
+        typer.echo(f"{count} resolved event(s) -> {output} ({fmt})", err=True)
+        return
     loaded = _records(records)
     try:
         count = export_module.export(loaded, fmt, output)

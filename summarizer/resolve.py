@@ -750,6 +750,7 @@ def merge(uid: str, rows: list[dict[str, Any]], link: dict[str, Any]) -> dict[st
         "members": [{"article_id": r["article_id"], "event_id": r["event_id"]} for r in rows],
         "n_sources": len({r["article_id"] for r in rows}),
         "n_outlets": len({r["source"] for r in rows if r["source"]}),
+        "outlets": sorted({r["source"] for r in rows if r["source"]}),
         "date": {
             "value": _iso(best[0]) if best else None,
             "precision": best[1] if best else None,

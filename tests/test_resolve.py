@@ -455,9 +455,10 @@ def test_spark_settings_use_spark_sql_and_the_same_model() -> None:
 
     mod = sys.modules["summarizer.resolve"]
     duck, spark = mod.splink_settings("duckdb"), mod.splink_settings("spark")
-    assert spark["blocking_rules_to_generate_predictions"] == duck[
-        "blocking_rules_to_generate_predictions"
-    ]
+    assert (
+        spark["blocking_rules_to_generate_predictions"]
+        == duck["blocking_rules_to_generate_predictions"]
+    )
     for dc, sc in zip(duck["comparisons"], spark["comparisons"], strict=True):
         for dl, sl in zip(dc["comparison_levels"], sc["comparison_levels"], strict=True):
             assert (dl.get("m_probability"), dl.get("u_probability")) == (
@@ -468,3 +469,33 @@ def test_spark_settings_use_spark_sql_and_the_same_model() -> None:
                 sqlglot.parse_one(sl["sql_condition"], read="spark")
                 assert "list_intersect" not in sl["sql_condition"]
                 assert "date_diff" not in sl["sql_condition"]
+
+
+def test_event_level_acled_export(tmp_path: Path) -> None:
+    import csv
+
+    from summarizer.export import ACLED_COLUMNS
+
+    db, out = tmp_path / "events.duckdb", tmp_path / "events.csv"
+    resolve_api(
+        [
+            shooting("a", "2020-05-02", JOE_A, names=("Joe Doe",), killed=2),
+            shooting("b", "2020-05-03", JOE_B, names=("Joe Doe",), killed=1),
+            shooting("c", "2020-05-03", "A woman was shot in Evanston.", place="Evanston"),
+        ],
+        into=db,
+    )
+    result = runner.invoke(app, ["export", str(db), "-f", "acled-csv", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with out.open(encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == list(ACLED_COLUMNS)
+    assert len(rows) == 2
+    joe = next(r for r in rows if r["location"] == "Chicago")
+    assert joe["event_id_cnty"].startswith("ev-") and joe["fatalities"] == "1"
+    assert joe["source"] == "outlet-a; outlet-b" and "2 report(s): a, b" in joe["notes"]
+    assert (joe["event_date"], joe["time_precision"]) == ("2020-05-01", "1")
+    assert (joe["latitude"], joe["longitude"]) == ("41.8781", "-87.6298")
+    assert joe["actor2"] == "Joe Doe" and joe["country"] == "United States"
+    bad = runner.invoke(app, ["export", str(db), "-f", "plover-jsonl", "-o", str(out)])
+    assert bad.exit_code == 2 and "acled-csv only" in bad.stderr
