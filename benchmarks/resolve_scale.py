@@ -24,6 +24,7 @@ import datetime as dt
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -128,11 +129,16 @@ def copy_row(row: dict[str, Any], r: int) -> dict[str, Any]:
     return out
 
 
+def _rss_mb() -> int:
+    status = Path("/proc/self/status").read_text()
+    return int(next(x for x in status.splitlines() if x.startswith("VmRSS")).split()[1]) // 1024
+
+
 def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
     t0 = time.perf_counter()
     base = gvc_rows(data) if (data / "incidents.jsonl").exists() else record_rows(data)
-    con = duckdb.connect()
     scratch = tempfile.mkdtemp(prefix="resolve-scale-")
+    con = duckdb.connect(f"{scratch}/work.duckdb")  # as resolve does: an on-disk working db
     con.execute(f"set threads = {threads}")
     con.execute(f"set memory_limit = '{memory}'")
     con.execute(f"set temp_directory = '{scratch}/spill'")
@@ -140,6 +146,7 @@ def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
     resolve_stage.open_dataset(con, None)
     con.execute("create table gold (article_id varchar, gold varchar)")
     stages: dict[str, float] = {}
+    rss: dict[str, int] = {}
     t = time.perf_counter()
     n, r, chunk, golds = 0, 0, [], []
     while n < size:
@@ -160,9 +167,11 @@ def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
             con.unregister("_gold")
             chunk, golds = [], []
     stages["build"] = time.perf_counter() - t
+    rss["build"] = _rss_mb()
     t = time.perf_counter()
     resolve_stage.resolve_new(con)
     stages["resolve"] = time.perf_counter() - t
+    rss["resolve"] = _rss_mb()
     pairs = con.execute("select count(*) from pairs").fetchone()[0]
     t = time.perf_counter()
     out = Path(scratch)
@@ -170,6 +179,7 @@ def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
         con, [out / "events.jsonl", out / "events.parquet", out / "events.duckdb"]
     )
     stages["write"] = time.perf_counter() - t
+    rss["write"] = _rss_mb()
     b3 = con.execute(
         """
         with j as (select x.event_uid c, g.gold k from mentions x join gold g using (article_id)
@@ -187,6 +197,7 @@ def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
     golds_n = con.execute("select count(distinct gold) from gold").fetchone()[0]
     sizes = {p.name: p.stat().st_size for p in out.glob("events.*")}
     con.close()
+    shutil.rmtree(scratch, ignore_errors=True)
     b3_f1 = 2 * b3[0] * b3[1] / (b3[0] + b3[1]) if b3[0] is not None else None
     return {
         "records": size,
@@ -197,6 +208,7 @@ def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
         "cpu_s": round(time.process_time(), 1),
         "stages_s": {k: round(v, 1) for k, v in stages.items()},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "rss_after_stage_mb": rss,
         "b3_f1": round(b3_f1, 4) if b3_f1 is not None else None,
         "output_mb": {k: round(v / 2**20, 1) for k, v in sizes.items()},
     }
@@ -226,7 +238,8 @@ def main() -> None:
         res = results[-1]
         print(
             f"{res['records']:>9,} records  {res['events']:>9,} events  "
-            f"{res['scored_pairs']:>11,} pairs  {res['seconds']:>7.1f} s  {res['cpu_s']:>7.1f} cpu s  "
+            f"{res['scored_pairs']:>11,} pairs  {res['seconds']:>7.1f} s "
+            f"({res['cpu_s']:>7.1f} cpu s)  "
             f"{res['peak_rss_mb']:>6,} MB  B3 F1 {res['b3_f1']}  {res['stages_s']}",
             flush=True,
         )

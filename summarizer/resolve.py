@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -533,31 +534,36 @@ def _explain(weights: Sequence[float]) -> tuple[list[str], str]:
 
 
 class _Clusters:
-    """Union-find over mentions where a set may hold one article once and one existing uid."""
+    """Union-find over mentions 0..n-1 where a set holds each article once and at most one
+    existing event. Sets are stored only once they have two members (most events are small)."""
 
-    def __init__(self, articles: list[str], uids: list[str | None]) -> None:
+    def __init__(self, articles: list[int], groups: list[int]) -> None:
         n = len(articles)
         self.parent = list(range(n))
-        self.articles: dict[int, set[str]] = {}
-        self.uid: dict[int, str | None] = {}
-        first: dict[str, int] = {}
-        for i in range(n):
-            uid = uids[i]
-            if uid is not None and uid in first:  # members of an existing event start together
-                root = first[uid]
-                self.parent[i] = root
-                self.articles[root].add(articles[i])
+        self.art = articles
+        self.arts: dict[int, set[int]] = {}  # root -> its articles, for sets of 2+
+        self.old: set[int] = set()  # roots of existing events
+        first: dict[int, int] = {}
+        for i, g in enumerate(groups):  # g >= 0: the existing event i belongs to
+            if g < 0:
                 continue
-            if uid is not None:
-                first[uid] = i
-            self.articles[i] = {articles[i]}
-            self.uid[i] = uid
+            if g in first:  # members of an existing event start together
+                root = first[g]
+                self.parent[i] = root
+                self.arts.setdefault(root, {articles[root]}).add(articles[i])
+            else:
+                first[g] = i
+                self.old.add(i)
 
     def find(self, i: int) -> int:
-        while self.parent[i] != i:
-            self.parent[i] = self.parent[self.parent[i]]
-            i = self.parent[i]
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
         return i
+
+    def _articles(self, root: int) -> set[int]:
+        return self.arts.get(root) or {self.art[root]}
 
     def join(self, a: int, b: int) -> str:
         """Join the sets of a and b: 'joined', 'same' (already), 'same_article' (refused:
@@ -565,15 +571,16 @@ class _Clusters:
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return "same"
-        if self.uid[ra] is not None and self.uid[rb] is not None:
+        if ra in self.old and rb in self.old:
             return "two_events"
-        if self.articles[ra] & self.articles[rb]:
+        sa, sb = self._articles(ra), self._articles(rb)
+        if sa & sb:
             return "same_article"
-        if len(self.articles[ra]) < len(self.articles[rb]):
-            ra, rb = rb, ra
+        if rb in self.old or (ra not in self.old and len(sa) < len(sb)):
+            ra, rb, sa, sb = rb, ra, sb, sa  # the root of an existing event stays the root
         self.parent[rb] = ra
-        self.articles[ra] |= self.articles.pop(rb)
-        self.uid[ra] = self.uid[ra] or self.uid.pop(rb)
+        self.arts[ra] = sa | sb
+        self.arts.pop(rb, None)
         return "joined"
 
 
@@ -583,69 +590,83 @@ def _cluster(con: duckdb.DuckDBPyConnection, pairs: str) -> list[tuple[str, str]
     Pairs at or above :data:`THRESHOLD_WEIGHT` are taken strongest first (ties by id), and two
     sets are joined unless that would put two events of one article in one event (the weaker link
     loses, so a set never needs splitting afterwards) or join two existing events (their uids are
-    kept and linked ``same_as`` instead). Existing mentions never move.
+    kept and linked ``same_as`` instead). Existing mentions never move. A new event's uid is the
+    hash of its first member (:func:`_uid`, computed in SQL).
     """
-    ids = con.execute("select mid, article_id, event_id, event_uid from m order by mid").fetchall()
-    base = ids[0][0]
-    clusters = _Clusters([r[1] for r in ids], [r[3] for r in ids])
+    cols = con.execute(
+        "select dense_rank() over (order by article_id) - 1 as art, case when event_uid is null "
+        "then -1 else dense_rank() over (order by event_uid) - 1 end as grp from m order by mid"
+    ).fetchnumpy()
+    clusters = _Clusters(cols["art"].tolist(), cols["grp"].tolist())
+    del cols
     mw = ", ".join(f"mw_{c}" for c in _COMPS)
     edges = con.execute(
-        f"select mid_l, mid_r, match_weight, match_probability, {mw} from {pairs} "
+        f"select mid_l - 1, mid_r - 1, match_weight, match_probability, {mw} from {pairs} "
         f"where match_weight >= {THRESHOLD_WEIGHT} order by match_weight desc, mid_l, mid_r"
     ).fetchall()
-    same_as: set[tuple[str, str]] = set()
-    accepted = []
+    refused: list[tuple[int, int]] = []
+    best: dict[int, tuple] = {}  # mention -> (other, edge): its strongest link inside its event
     for edge in edges:
-        a, b = edge[0] - base, edge[1] - base
+        a, b = edge[0], edge[1]
         verdict = clusters.join(a, b)
         if verdict == "two_events":
-            ua, ub = clusters.uid[clusters.find(a)], clusters.uid[clusters.find(b)]
-            same_as.add((min(ua, ub), max(ua, ub)))  # type: ignore[type-var]
+            refused.append((a, b))
         elif verdict in ("joined", "same"):
-            accepted.append(edge)
-    first: dict[int, int] = {}
-    for i in range(len(ids)):
-        root = clusters.find(i)
-        first.setdefault(root, i)  # ids are ordered by (article_id, event_id)
-    best: dict[int, tuple] = {}
-    for edge in accepted:  # strongest first: the first edge seen for a mention is its best
-        a, b = edge[0] - base, edge[1] - base
-        if clusters.find(a) == clusters.find(b):
             best.setdefault(a, (b, edge))
             best.setdefault(b, (a, edge))
-    links = []
-    for i, (mid, _, _, old_uid) in enumerate(ids):
-        if old_uid is not None:
+    del edges
+    n = len(clusters.parent)
+    roots = [clusters.find(i) for i in range(n)]
+    link_cols: dict[str, list[Any]] = {k: [] for k in ("mid", "other", "mw", "mp", "agreed", "w")}
+    for i, (other, edge) in best.items():
+        if roots[other] != roots[i]:
             continue
-        root = clusters.find(i)
-        uid = clusters.uid.get(root) or _uid(ids[first[root]][1], ids[first[root]][2])
-        row: dict[str, Any] = {"mid": mid, "event_uid": uid}
-        founder = clusters.uid.get(root) is None and first[root] == i  # named the event
-        if i in best and not founder:
-            other, edge = best[i]
-            agreed, weights = _explain(edge[4:])
-            row |= {
-                "joined_to": json.dumps(
-                    {"article_id": ids[other][1], "event_id": ids[other][2]}, sort_keys=True
-                ),
-                "match_weight": round(edge[2], 4),
-                "match_probability": round(edge[3], 6),
-                "agreed": agreed,
-                "weights": weights,
-            }
-        links.append(row)
-    con.register("_assigned", pa.Table.from_pylist(links, schema=LINK_SCHEMA))
+        agreed, weights = _explain(edge[4:])
+        for k, v in zip(
+            link_cols, (i + 1, other + 1, edge[2], edge[3], agreed, weights), strict=True
+        ):
+            link_cols[k].append(v)
+    del best
+    con.register("_roots", pa.table({"mid": pa.array(range(1, n + 1)), "root": pa.array(roots)}))
+    con.register("_best", pa.table(link_cols))
     con.execute(
-        "create or replace table assigned as select m.article_id, m.event_id, a.* exclude (mid) "
-        "from _assigned a join m using (mid)"
+        """
+        create or replace table assigned as
+        with r as (select m.mid, m.article_id, m.event_id, m.event_uid, x.root
+                   from m join _roots x using (mid)),
+        named as (select root, max(event_uid) as old_uid,
+                         arg_min(article_id || chr(31) || event_id, [article_id, event_id]) as first
+                  from r group by root)
+        select r.article_id, r.event_id, r.mid,
+               coalesce(n.old_uid, 'ev-' || left(sha256(n.first), 16)) as event_uid,
+               n.old_uid is null and r.article_id || chr(31) || r.event_id = n.first as founder
+        from r join named n using (root) where r.event_uid is null
+        """
     )
     con.execute(
-        "update mentions set event_uid = a.event_uid, joined_to = a.joined_to, "
-        "match_weight = a.match_weight, match_probability = a.match_probability, "
-        "agreed = a.agreed, weights = a.weights from assigned a "
-        "where mentions.article_id = a.article_id and mentions.event_id = a.event_id"
+        """
+        update mentions set event_uid = a.event_uid,
+            joined_to = case when a.founder then null else to_json(
+                {'article_id': o.article_id, 'event_id': o.event_id})::varchar end,
+            match_weight = case when a.founder then null else round(b.mw, 4) end,
+            match_probability = case when a.founder then null else round(b.mp, 6) end,
+            agreed = case when a.founder then null else b.agreed end,
+            weights = case when a.founder then null else b.w end
+        from assigned a left join _best b on b.mid = a.mid left join m o on o.mid = b.other
+        where mentions.article_id = a.article_id and mentions.event_id = a.event_id
+        """
     )
-    return sorted(same_as)
+    con.unregister("_roots")
+    con.unregister("_best")
+    if not refused:
+        return []
+    uid_of = dict(
+        con.execute(
+            "select m.mid, x.event_uid from m join mentions x using (article_id, event_id)"
+        ).fetchall()
+    )
+    same = {tuple(sorted((uid_of[roots[a] + 1], uid_of[roots[b] + 1]))) for a, b in refused}
+    return sorted(same)  # type: ignore[arg-type]
 
 
 def _follow_ups(con: duckdb.DuckDBPyConnection, pairs: str) -> dict[str, tuple[str, str]]:
@@ -806,7 +827,7 @@ def merge(uid: str, rows: list[dict[str, Any]], link: dict[str, Any]) -> dict[st
                 "article_id": r["article_id"],
                 "event_id": r["event_id"],
                 "summary": r["summary"],
-                "spans": json.loads(r["evidence"]),
+                "spans": orjson.loads(r["evidence"]),
             }
             for r in rows
         ],
@@ -817,11 +838,11 @@ def merge(uid: str, rows: list[dict[str, Any]], link: dict[str, Any]) -> dict[st
                 {
                     "article_id": r["article_id"],
                     "event_id": r["event_id"],
-                    "joined_to": json.loads(r["joined_to"]),
+                    "joined_to": orjson.loads(r["joined_to"]),
                     "match_weight": r["match_weight"],
                     "match_probability": r["match_probability"],
                     "agreed": list(r["agreed"]),
-                    "weights": json.loads(r["weights"]),
+                    "weights": orjson.loads(r["weights"]),
                 }
                 for r in rows
                 if r["joined_to"]
@@ -854,36 +875,31 @@ def _update_links(
     same_as: list[tuple[str, str]],
     follow: dict[str, tuple[str, str]],
 ) -> None:
-    """Record new ``same_as`` pairs and fill ``follow_up_of`` where it is still empty (a link once
-    set is never changed)."""
-    links: dict[str, dict[str, Any]] = {
-        uid: {"follow_up_of": f, "same_as": set(s or [])}
-        for uid, f, s in con.execute("select * from links").fetchall()
-    }
-    for (uid,) in con.execute("select distinct event_uid from mentions").fetchall():
-        links.setdefault(uid, {"follow_up_of": None, "same_as": set()})
-    for a, b in same_as:
-        links[a]["same_as"].add(b)
-        links[b]["same_as"].add(a)
-    for f, (i, _) in sorted(follow.items()):
-        if links[f]["follow_up_of"] is None and links[i]["follow_up_of"] != f:
-            links[f]["follow_up_of"] = i
-    table = pa.Table.from_pylist(
-        [
-            {"event_uid": u, "follow_up_of": v["follow_up_of"], "same_as": sorted(v["same_as"])}
-            for u, v in sorted(links.items())
-        ],
-        schema=pa.schema(
-            [
-                ("event_uid", pa.string()),
-                ("follow_up_of", pa.string()),
-                ("same_as", pa.list_(pa.string())),
-            ]
-        ),
+    """Give new events a links row, record new ``same_as`` pairs (both ways) and fill
+    ``follow_up_of`` where it is still empty (a link once set is never changed)."""
+    con.execute(
+        "insert into links select distinct event_uid, null, []::varchar[] from mentions "
+        "where event_uid not in (select event_uid from links)"
     )
-    con.execute("delete from links")
-    con.register("_links", table)
-    con.execute("insert into links select * from _links")
+    if same_as:
+        both = [*same_as, *((b, a) for a, b in same_as)]
+        con.register("_same", pa.table({"a": [a for a, _ in both], "b": [b for _, b in both]}))
+        con.execute(
+            "update links set same_as = list_sort(list_distinct(list_concat(links.same_as, x.b))) "
+            "from (select a, list(b) as b from _same group by a) x where links.event_uid = x.a"
+        )
+        con.unregister("_same")
+    if follow:
+        con.register(
+            "_follow",
+            pa.table({"f": list(follow), "i": [i for i, _ in follow.values()]}),
+        )
+        con.execute(
+            "update links set follow_up_of = x.i from _follow x "
+            "where links.event_uid = x.f and links.follow_up_of is null and not exists "
+            "(select 1 from links l where l.event_uid = x.i and l.follow_up_of = x.f)"
+        )
+        con.unregister("_follow")
 
 
 # --------------------------------------------------------------------------- outputs
@@ -944,7 +960,8 @@ def event_row(event: dict[str, Any], detail: str) -> dict[str, Any]:
 
 
 def to_json(event: dict[str, Any]) -> str:
-    return json.dumps(event, sort_keys=True, ensure_ascii=False, default=str)
+    """One ``events.jsonl`` line: compact, keys sorted, UTF-8 (byte-for-byte reproducible)."""
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def _replace(path: Path, write: Callable[[Path], object]) -> None:
@@ -1057,17 +1074,29 @@ def run(
             loaded.append(("input", item))
         else:
             loaded += [(str(item), r) for r in load_records(Path(item))]
-    con = duckdb.connect()
-    try:
-        con.execute("set preserve_insertion_order = false")
-        open_dataset(con, into)
-        new = _new_records(con, loaded)
-        if new and _add(con, new):
-            resolve_new(con)
-        elif new:
-            _update_links(con, [], {})
-        if into is not None and (new or not into.exists()):
-            outs = [into, *outs]
-        return write_outputs(con, outs, collect=collect)
-    finally:
-        con.close()
+    with tempfile.TemporaryDirectory(prefix="summarizer-resolve-") as scratch:
+        # an on-disk working database: DuckDB pages it, so memory stays bounded at any size
+        con = duckdb.connect(str(Path(scratch) / "work.duckdb"))
+        try:
+            return _run(con, loaded, into, outs, collect)
+        finally:
+            con.close()
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    loaded: list[tuple[str, ArticleAnalysis]],
+    into: Path | None,
+    outs: list[Path],
+    collect: bool,
+) -> tuple[int, list[dict[str, Any]]]:
+    con.execute("set preserve_insertion_order = false")
+    open_dataset(con, into)
+    new = _new_records(con, loaded)
+    if new and _add(con, new):
+        resolve_new(con)
+    elif new:
+        _update_links(con, [], {})
+    if into is not None and (new or not into.exists()):
+        outs = [into, *outs]
+    return write_outputs(con, outs, collect=collect)
