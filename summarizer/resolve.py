@@ -150,7 +150,7 @@ COMPARISONS: list[dict[str, Any]] = [
                 "2+ names in common", "len(list_intersect(names_l, names_r)) >= 2", 0.25, 0.0005
             ),
             _level("1 name in common", "len(list_intersect(names_l, names_r)) >= 1", 0.30, 0.01),
-            _level("no name in common", "ELSE", 0.20, 0.9895),
+            _level("no name in common", "ELSE", 0.10, 0.9895),
         ],
     },
     {
@@ -287,8 +287,14 @@ def _norm(text: str | None) -> str | None:
     return " ".join(_WORD.sub(" ", text.lower()).split()) or None if text else None
 
 
+_INSTITUTION = re.compile(
+    r"\b(police|sheriff|department|office|authorities|court|government|army|forces)\b", re.I
+)
+
+
 def _proper(name: str) -> bool:
-    return any(w[:1].isupper() for w in name.split())
+    """A name that tells events apart: capitalised, not an institution every report names."""
+    return any(w[:1].isupper() for w in name.split()) and not _INSTITUTION.search(name)
 
 
 def _keys(evidence: Iterable[str], exclude: set[str]) -> list[str]:

@@ -499,3 +499,29 @@ def test_event_level_acled_export(tmp_path: Path) -> None:
     assert joe["actor2"] == "Joe Doe" and joe["country"] == "United States"
     bad = runner.invoke(app, ["export", str(db), "-f", "plover-jsonl", "-o", str(out)])
     assert bad.exit_code == 2 and "acled-csv only" in bad.stderr
+
+
+def test_into_a_file_that_is_not_a_data_set_exits_2(tmp_path: Path) -> None:
+    src = write_jsonl(tmp_path / "out.jsonl", [shooting("a", "2020-05-02", JOE_A)])
+    fake = tmp_path / "events.duckdb"
+    fake.write_text("not a database", encoding="utf-8")
+    result = cli(src, "--into", fake)
+    assert result.exit_code == 2 and "not a summarizer events data set" in result.stderr
+    assert fake.read_text(encoding="utf-8") == "not a database"
+    other = tmp_path / "other.duckdb"
+    assert cli(src, "--into", other).exit_code == 0
+    con = duckdb.connect(str(other))
+    con.execute("update meta set value = 'resolve-0' where key = 'model'")
+    con.close()
+    result = cli(src, "--into", other)
+    assert result.exit_code == 2 and "match model resolve-0" in result.stderr
+
+
+def test_two_shootings_in_one_city_on_one_day_with_different_victims_stay_apart() -> None:
+    a = shooting("a", "2020-05-02", "Bob Poe was shot on Pine Street.", names=("Bob Poe",))
+    b = shooting("b", "2020-05-02", "Ann Roe, 30, was shot on Oak Avenue.", names=("Ann Roe",))
+    c = shooting(
+        "c", "2020-05-02", "Police said Ann Roe was shot.", names=("Ann Roe", "Chicago Police")
+    )
+    events = resolve_api([a, b, c])
+    assert uid_of(events, "a") != uid_of(events, "b") == uid_of(events, "c")
