@@ -57,7 +57,7 @@ def gvc_rows(folder: Path) -> list[dict[str, Any]]:
         inc = incidents[art["incident_id"]]
         text = art["text"]
         named = [p["name"] for p in inc["participants"] if p.get("name") and p["name"] in text]
-        lead = text.strip().split("\n")[0][:400]
+        lead = " ".join(p for p in text.split("\n") if p.strip())[:600]
         city, state = inc["city_or_county"], inc["state"]
         rows.append(
             {
@@ -74,7 +74,7 @@ def gvc_rows(folder: Path) -> list[dict[str, Any]]:
                 "lat": inc.get("latitude"),
                 "lon": inc.get("longitude"),
                 "names": named,
-                "keys": resolve_stage._keys([lead], set(city.lower().split())),
+                "words": resolve_stage._words([lead]),
                 "actors": [],
                 "targets": named,
                 "kind": "incident",
@@ -124,7 +124,7 @@ def copy_row(row: dict[str, Any], r: int) -> dict[str, Any]:
     out["place_key"] = f"{row['country']}|{out['admin1_key']}|{key}" if key else None
     out["names"] = sorted({f"{norm(n)} {r}" for n in row["names"] if norm(n)})
     out["targets"] = [f"{n} {r}" for n in row["targets"]]
-    out["keys"] = sorted({f"{k}{r}" for k in row["keys"]})
+    out["words"] = row["words"]  # shared words are what different events of a stream have
     out["gold"] = f"{row['gold']}~{r}" if row["gold"] is not None else None
     return out
 

@@ -83,6 +83,10 @@ _KM = (
     "cos(radians(lat_r)) * power(sin(radians(lon_r - lon_l) / 2), 2)))"
 )
 _BOTH = "lat_l is not null and lat_r is not null"
+MIN_WORDS = 8
+"""Evidence with fewer distinct words is not compared by words (tiny texts give noisy Jaccard)."""
+_COMMON_WORDS = "len(list_intersect(words_l, words_r))"
+_JACCARD = f"{_COMMON_WORDS} / (len(words_l) + len(words_r) - {_COMMON_WORDS})"
 _DAYS = "abs(date_diff('day', date_l, date_r))"
 
 COMPARISONS: list[dict[str, Any]] = [
@@ -154,17 +158,14 @@ COMPARISONS: list[dict[str, Any]] = [
         ],
     },
     {
-        "output_column_name": "keys",
-        "comparison_description": "distinctive words and numbers of the evidence in common",
+        "output_column_name": "words",
+        "comparison_description": "Jaccard similarity of the evidence's words",
         "comparison_levels": [
-            _null("len(keys_l) = 0 or len(keys_r) = 0"),
-            _level(
-                "3+ evidence keys in common", "len(list_intersect(keys_l, keys_r)) >= 3", 0.45, 0.01
-            ),
-            _level(
-                "1+ evidence key in common", "len(list_intersect(keys_l, keys_r)) >= 1", 0.35, 0.15
-            ),
-            _level("no evidence key in common", "ELSE", 0.20, 0.84),
+            _null(f"len(words_l) < {MIN_WORDS} or len(words_r) < {MIN_WORDS}"),
+            _level("evidence words Jaccard >= 0.2", f"{_JACCARD} >= 0.2", 0.36, 0.002),
+            _level("evidence words Jaccard >= 0.1", f"{_JACCARD} >= 0.1", 0.39, 0.055),
+            _level("evidence words Jaccard >= 0.05", f"{_JACCARD} >= 0.05", 0.10, 0.20),
+            _level("evidence words Jaccard < 0.05", "ELSE", 0.15, 0.743),
         ],
     },
     {
@@ -255,7 +256,7 @@ MENTION_SCHEMA = pa.schema(
         ("lon", pa.float64()),
         ("cell", pa.string()),
         ("names", pa.list_(pa.string())),
-        ("keys", pa.list_(pa.string())),
+        ("words", pa.list_(pa.string())),
         ("actors", pa.list_(pa.string())),
         ("targets", pa.list_(pa.string())),
         ("kind", pa.string()),
@@ -274,12 +275,13 @@ MENTION_SCHEMA = pa.schema(
 """One row per event record: the fields the match model and the merge read."""
 
 _WORD = re.compile(r"[^\w\s]+")
-_KEY = re.compile(r"(?<![.!?]\s)(?<!^)\b([A-Z][a-z]{2,}|\d{2,})\b")
-_COMMON = set(
-    "january february march april may june july august september october november december "
-    "monday tuesday wednesday thursday friday saturday sunday police officers officer sheriff "
-    "county city street avenue the this that there they their said says"
-    "".split()
+_TOKEN = re.compile(r"[a-z]{3,}|\d{2,}")
+_STOP = frozenset(
+    "the and was were for with that this from have has had are his her their they them said says "
+    "police who what when where which would could about after before into over than then there "
+    "these those been being also other some more most such only just very will shall may might "
+    "must can its our your you she him not but all any one two three four five six seven eight "
+    "nine ten man woman men women year years old told according".split()
 )
 
 
@@ -297,9 +299,10 @@ def _proper(name: str) -> bool:
     return any(w[:1].isupper() for w in name.split()) and not _INSTITUTION.search(name)
 
 
-def _keys(evidence: Iterable[str], exclude: set[str]) -> list[str]:
-    found = {k.lower() for text in evidence for k in _KEY.findall(text)}
-    return sorted(found - _COMMON - exclude)
+def _words(texts: Iterable[str]) -> list[str]:
+    """The evidence's words for the Jaccard comparison: lowercase words of 3+ letters and
+    numbers of 2+ digits, without the most common function words."""
+    return sorted({w for t in texts for w in _TOKEN.findall(t.lower())} - _STOP)
 
 
 def geocoded(place: Place, context: str | None) -> Place:
@@ -342,7 +345,6 @@ def _mention(rec: ArticleAnalysis, ev: Event) -> dict[str, Any]:
     )
     anchor = ev.date.resolved or rec.article.published
     names = [a.name for a in (*ev.actors, *ev.targets)]
-    exclude = set((text_key or "").split()) | set((admin1_key or "").split())
     return {
         "article_id": rec.article.id,
         "event_id": ev.id,
@@ -363,7 +365,7 @@ def _mention(rec: ArticleAnalysis, ev: Event) -> dict[str, Any]:
         if lat is not None and lon is not None
         else None,
         "names": sorted({n for n in map(_norm, filter(_proper, names)) if n}),
-        "keys": _keys((s["text"] for s in spans), exclude),
+        "words": _words(s["text"] for s in spans),
         "actors": [a.name for a in ev.actors],
         "targets": [a.name for a in ev.targets],
         "kind": kind(ev),

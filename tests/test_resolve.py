@@ -518,10 +518,11 @@ def test_into_a_file_that_is_not_a_data_set_exits_2(tmp_path: Path) -> None:
 
 
 def test_two_shootings_in_one_city_on_one_day_with_different_victims_stay_apart() -> None:
-    a = shooting("a", "2020-05-02", "Bob Poe was shot on Pine Street.", names=("Bob Poe",))
-    b = shooting("b", "2020-05-02", "Ann Roe, 30, was shot on Oak Avenue.", names=("Ann Roe",))
-    c = shooting(
-        "c", "2020-05-02", "Police said Ann Roe was shot.", names=("Ann Roe", "Chicago Police")
-    )
+    bob = "Bob Poe, 41, was shot several times outside a barbershop on Pine Street late Friday."
+    ann = "Ann Roe, 30, was wounded by gunfire near the Oak Avenue bus stop in the afternoon."
+    ann2 = "Officers found Ann Roe wounded near the Oak Avenue bus stop, a spokesman said."
+    a = shooting("a", "2020-05-02", bob, names=("Bob Poe",))
+    b = shooting("b", "2020-05-02", ann, names=("Ann Roe",))
+    c = shooting("c", "2020-05-02", ann2, names=("Ann Roe", "Chicago Police"))
     events = resolve_api([a, b, c])
     assert uid_of(events, "a") != uid_of(events, "b") == uid_of(events, "c")
