@@ -134,21 +134,11 @@ def _rss_mb() -> int:
     return int(next(x for x in status.splitlines() if x.startswith("VmRSS")).split()[1]) // 1024
 
 
-def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    base = gvc_rows(data) if (data / "incidents.jsonl").exists() else record_rows(data)
-    scratch = tempfile.mkdtemp(prefix="resolve-scale-")
-    con = duckdb.connect(f"{scratch}/work.duckdb")  # as resolve does: an on-disk working db
-    con.execute(f"set threads = {threads}")
-    con.execute(f"set memory_limit = '{memory}'")
-    con.execute(f"set temp_directory = '{scratch}/spill'")
-    con.execute("set preserve_insertion_order = false")
-    resolve_stage.open_dataset(con, None)
-    con.execute("create table gold (article_id varchar, gold varchar)")
-    stages: dict[str, float] = {}
-    rss: dict[str, int] = {}
-    t = time.perf_counter()
-    n, r, chunk, golds = 0, 0, [], []
+def _add_copies(
+    con: duckdb.DuckDBPyConnection, base: list[dict[str, Any]], r: int, size: int
+) -> int:
+    """Add ``size`` copies of the base rows from copy ``r`` on; returns the next copy number."""
+    n, chunk, golds = 0, [], []
     while n < size:
         for row in base:
             if n >= size:
@@ -166,6 +156,24 @@ def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
             con.execute("insert into gold select * from _gold")
             con.unregister("_gold")
             chunk, golds = [], []
+    return r
+
+
+def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    base = gvc_rows(data) if (data / "incidents.jsonl").exists() else record_rows(data)
+    scratch = tempfile.mkdtemp(prefix="resolve-scale-")
+    con = duckdb.connect(f"{scratch}/work.duckdb")  # as resolve does: an on-disk working db
+    con.execute(f"set threads = {threads}")
+    con.execute(f"set memory_limit = '{memory}'")
+    con.execute(f"set temp_directory = '{scratch}/spill'")
+    con.execute("set preserve_insertion_order = false")
+    resolve_stage.open_dataset(con, None)
+    con.execute("create table gold (article_id varchar, gold varchar)")
+    stages: dict[str, float] = {}
+    rss: dict[str, int] = {}
+    t = time.perf_counter()
+    r = _add_copies(con, base, 0, size)
     stages["build"] = time.perf_counter() - t
     rss["build"] = _rss_mb()
     t = time.perf_counter()
@@ -180,6 +188,14 @@ def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
     )
     stages["write"] = time.perf_counter() - t
     rss["write"] = _rss_mb()
+    # an incremental run: 1% more records into the data set just written (resolve --into)
+    con.execute("update mentions set is_new = false")
+    t = time.perf_counter()
+    _add_copies(con, base, r, max(1_000, size // 100))
+    resolve_stage.resolve_new(con)
+    resolve_stage.write_outputs(con, [out / "events.duckdb"])
+    stages["incremental_1pct"] = time.perf_counter() - t
+    rss["incremental_1pct"] = _rss_mb()
     b3 = con.execute(
         """
         with j as (select x.event_uid c, g.gold k from mentions x join gold g using (article_id)

@@ -181,7 +181,8 @@ COMPARISONS: list[dict[str, Any]] = [
 """Fixed m/u probabilities (README "Match model" justifies each); m = P(level | same event),
 u = P(level | different events) among reports of one stream."""
 
-_PAIR = "l.article_id <> r.article_id"  # two events of one article are never compared
+# two events of one article are never compared; old pairs were scored when they were added
+_PAIR = "l.article_id <> r.article_id and (l.is_new or r.is_new)"
 BLOCKING_RULES = [
     f"l.place_key = r.place_key and l.month_idx = r.month_idx and {_PAIR}",
     f"l.place_key = r.place_key and l.month_idx = r.month_idx + 1 and {_PAIR}",
