@@ -188,10 +188,12 @@ BLOCKING_RULES = [
     f"l.place_key = r.place_key and l.month_idx = r.month_idx + 1 and {_PAIR}",
     f"l.place_key = r.place_key and l.month_idx + 1 = r.month_idx and {_PAIR}",
     f"l.date = r.date and l.cell = r.cell and {_PAIR}",
+    f"l.date = r.date + 1 and l.cell = r.cell and {_PAIR}",
+    f"l.date + 1 = r.date and l.cell = r.cell and {_PAIR}",
     f"l.date = r.date and l.country = r.country and l.admin1_key = r.admin1_key and {_PAIR}",
 ]
 """Candidate pairs: same place within the same or the next calendar month (by incident date), or
-the same day within ~25 km (a 0.25-degree cell) or within the same admin1."""
+within a day of each other in the same ~25 km cell (0.25 degree), or the same day in one admin1."""
 
 
 SPARK_SQL = (
