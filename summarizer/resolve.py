@@ -98,14 +98,14 @@ COMPARISONS: list[dict[str, Any]] = [
             _level(
                 "imprecise, within 31 days",
                 f"(precision_l <> 'day' or precision_r <> 'day') and {_DAYS} <= 31",
-                0.06,
                 0.05,
+                0.04,
             ),
-            _level("same day", "date_l = date_r", 0.85, 0.003),
-            _level("1 day apart", f"{_DAYS} <= 1", 0.08, 0.006),
-            _level("within a week", f"{_DAYS} <= 7", 0.03, 0.02),
-            _level("within a month", f"{_DAYS} <= 31", 0.02, 0.08),
-            _level("further apart", "ELSE", 0.02, 0.891),
+            _level("same day", "date_l = date_r", 0.83, 0.003),
+            _level("1 day apart", f"{_DAYS} <= 1", 0.07, 0.006),
+            _level("within a week", f"{_DAYS} <= 7", 0.02, 0.04),
+            _level("within a month", f"{_DAYS} <= 31", 0.015, 0.16),
+            _level("further apart", "ELSE", 0.015, 0.751),
         ],
     },
     {
@@ -151,9 +151,9 @@ COMPARISONS: list[dict[str, Any]] = [
         "comparison_levels": [
             _null("len(names_l) = 0 or len(names_r) = 0"),
             _level(
-                "2+ names in common", "len(list_intersect(names_l, names_r)) >= 2", 0.25, 0.0005
+                "2+ names in common", "len(list_intersect(names_l, names_r)) >= 2", 0.35, 0.0005
             ),
-            _level("1 name in common", "len(list_intersect(names_l, names_r)) >= 1", 0.30, 0.01),
+            _level("1 name in common", "len(list_intersect(names_l, names_r)) >= 1", 0.55, 0.01),
             _level("no name in common", "ELSE", 0.10, 0.9895),
         ],
     },
@@ -178,8 +178,9 @@ COMPARISONS: list[dict[str, Any]] = [
         ],
     },
 ]
-"""Fixed m/u probabilities (README "Match model" justifies each); m = P(level | same event),
-u = P(level | different events) among reports of one stream."""
+"""Fixed m/u probabilities (README "How records are matched" justifies each); m = P(level | same
+event), u = P(level | different events) among reports of one stream; each sums to 1 over a
+comparison's levels (null levels aside)."""
 
 # two events of one article are never compared; old pairs were scored when they were added
 _PAIR = "l.article_id <> r.article_id and (l.is_new or r.is_new)"
@@ -865,7 +866,8 @@ def merge(uid: str, rows: list[dict[str, Any]], link: dict[str, Any]) -> dict[st
 def iter_events(con: duckdb.DuckDBPyConnection) -> Iterator[dict[str, Any]]:
     """Every event of the data set, by event_uid, merged from its mentions (streamed)."""
     cur = con.cursor().execute(
-        "select x.* exclude (is_new), l.follow_up_of, l.same_as from mentions x "
+        "select x.* exclude (is_new, words, names, cell, month_idx), l.follow_up_of, l.same_as "
+        "from mentions x "
         "left join links l using (event_uid) order by event_uid, article_id, event_id"
     )
     cols = [d[0] for d in cur.description]

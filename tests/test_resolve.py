@@ -545,3 +545,13 @@ def test_pipeline_records_every_event_record_lands_in_exactly_one_event(
     assert sorted(members) == sorted(expected)
     for e in events:  # the same-article rule holds on real records too
         assert len({m["article_id"] for m in e["members"]}) == len(e["members"])
+
+
+def test_m_and_u_are_probability_distributions_over_each_comparison() -> None:
+    mod = sys.modules["summarizer.resolve"]
+    for comp in mod.COMPARISONS:
+        levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
+        assert sum(lv["m_probability"] for lv in levels) == pytest.approx(1)
+        assert sum(lv["u_probability"] for lv in levels) == pytest.approx(1)
+        weights = [w for w, _ in mod.level_weights()[comp["output_column_name"]]]
+        assert 0 not in weights and len(set(weights)) == len(weights)  # a weight names its level
