@@ -12,7 +12,6 @@ changes nothing.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 import math
 import os
@@ -507,11 +506,6 @@ def resolve_new(con: duckdb.DuckDBPyConnection) -> None:
 # --------------------------------------------------------------------------- scoring, clustering
 
 
-def _uid(article_id: str, event_id: str) -> str:
-    """A new event's id: a hash of its first member (the least (article_id, event_id))."""
-    return "ev-" + hashlib.sha256(f"{article_id}\x1f{event_id}".encode()).hexdigest()[:16]
-
-
 def _score(con: duckdb.DuckDBPyConnection) -> str:
     """Score candidate pairs with Splink; returns the name of the table of scored pairs that
     involve at least one new mention."""
@@ -602,8 +596,9 @@ def _cluster(con: duckdb.DuckDBPyConnection, pairs: str) -> list[tuple[str, str]
     Pairs at or above :data:`THRESHOLD_WEIGHT` are taken strongest first (ties by id), and two
     sets are joined unless that would put two events of one article in one event (the weaker link
     loses, so a set never needs splitting afterwards) or join two existing events (their uids are
-    kept and linked ``same_as`` instead). Existing mentions never move. A new event's uid is the
-    hash of its first member (:func:`_uid`, computed in SQL).
+    kept and linked ``same_as`` instead). Existing mentions never move. A new event's uid is
+    ``ev-`` + the first 16 hex digits of SHA-256 of its first member's ``article_id``, U+001F,
+    ``event_id`` (the least pair), computed in SQL below.
     """
     cols = con.execute(
         "select dense_rank() over (order by article_id) - 1 as art, case when event_uid is null "

@@ -555,3 +555,14 @@ def test_m_and_u_are_probability_distributions_over_each_comparison() -> None:
         assert sum(lv["u_probability"] for lv in levels) == pytest.approx(1)
         weights = [w for w, _ in mod.level_weights()[comp["output_column_name"]]]
         assert 0 not in weights and len(set(weights)) == len(weights)  # a weight names its level
+
+
+def test_event_uid_is_the_hash_of_the_first_member() -> None:
+    events = resolve_api(
+        [
+            shooting("b", "2020-05-03", JOE_B, names=("Joe Doe",)),
+            shooting("a", "2020-05-02", JOE_A, names=("Joe Doe",)),
+        ]
+    )
+    expected = "ev-" + hashlib.sha256(b"a\x1fe1").hexdigest()[:16]
+    assert [e["event_uid"] for e in events] == [expected]
