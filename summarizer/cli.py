@@ -250,6 +250,8 @@ def export(
             count = export_module.export_events(records, fmt, output)
         except SummarizerError as exc:
             raise _fail(str(exc), exc.exit_code) from None
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE) from None
         typer.echo(f"{count} resolved event(s) -> {output} ({fmt})", err=True)
         return
     loaded = _records(records)
