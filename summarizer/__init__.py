@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     )
     from summarizer.export import ExportFormat
     from summarizer.pipeline import aanalyze, analyze, asummarize, summarize
+    from summarizer.resolution import resolve
     from summarizer.resources import __version__
     from summarizer.schema import ArticleAnalysis, Event, Quote, Span
     from summarizer.settings import Settings
@@ -45,6 +46,7 @@ _LAZY = {
         "SummarizerError",
     ),
     "summarizer.pipeline": ("aanalyze", "analyze", "asummarize", "summarize"),
+    "summarizer.resolution": ("resolve",),
     "summarizer.resources": ("__version__",),
     "summarizer.schema": ("ArticleAnalysis", "Event", "Quote", "Span"),
     "summarizer.settings": ("Settings",),
@@ -136,6 +138,7 @@ __all__ = [
     "asummarize",
     "asummarize_many",
     "export",
+    "resolve",
     "summarize",
     "summarize_many",
     "write_report",

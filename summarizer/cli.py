@@ -612,7 +612,8 @@ def export(
         Path, typer.Option("--output", "-o", metavar="FILE", help="file to write (-: stdout)")
     ],
 ) -> None:
-    """Write every event as ACLED-style CSV, PLOVER JSONL, a flat CSV or Parquet (one row each)."""
+    """Write every event as ACLED-style CSV, PLOVER JSONL, a flat CSV or Parquet (one row each);
+    an events.duckdb data set (from ``resolve``) as ACLED CSV, one row per resolved event."""
     from summarizer import export as export_module
 
     try:
@@ -621,6 +622,16 @@ def export(
         names = ", ".join(f.value for f in export_module.ExportFormat)
         raise _fail(f"unknown --format {fmt!r}; use one of {names}", EXIT_USAGE) from None
     _checked(output, records)
+    if records.suffix == ".duckdb":
+        try:
+            with _file_or_stdout(output, ".csv") as path:
+                count = export_module.export_events(records, chosen, path)
+        except SummarizerError as exc:
+            raise _failed(exc) from None
+        except OSError as exc:
+            raise _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE) from None
+        typer.echo(printable(f"{count} resolved event(s) -> {output} ({chosen})"), err=True)
+        return
     loaded = _records(records)
     suffix = "." + chosen.value.rsplit("-", 1)[-1]
     try:
@@ -911,3 +922,34 @@ def logs(
         _deliver(calllog.as_json(rows), None)
     else:
         _deliver(printable(calllog.as_text(rows), lines=True), None)
+
+
+@app.command("resolve")
+def resolve_events(
+    records: Annotated[
+        list[Path] | None, typer.Argument(help="records (OUT.jsonl from batch, or JSON)")
+    ] = None,
+    output: Annotated[
+        list[Path] | None,
+        typer.Option("--output", "-o", help="events.duckdb, events.parquet or events.jsonl"),
+    ] = None,
+    into: Annotated[
+        Path | None, typer.Option("--into", help="events.duckdb data set to add the records to")
+    ] = None,
+) -> None:
+    """Group event records that report the same real-world event: one row per event, with its
+    sources, merged fields and why they were joined. Exit 2 on bad input (nothing is written)."""
+    from summarizer.resolution import run as resolve_records
+
+    if not records:
+        raise _fail("give at least one records file", EXIT_USAGE)
+    if not output and into is None:
+        raise _fail("give -o events.duckdb|events.parquet|events.jsonl or --into", EXIT_USAGE)
+    try:
+        count, _ = resolve_records(records, into=into, outputs=output or [])
+    except SummarizerError as exc:
+        raise _fail(str(exc), exc.exit_code) from None
+    except OSError as exc:
+        raise _fail(f"cannot write: {exc.strerror or exc}", EXIT_USAGE) from None
+    written = ", ".join(str(p) for p in ([into] if into else []) + (output or []))
+    typer.echo(f"{count} event(s) -> {written}", err=True)

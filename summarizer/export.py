@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pycountry
 
+from summarizer.errors import InputError
 from summarizer.resources import __version__
 from summarizer.schema import Actor, ArticleAnalysis, Event, Place
 from summarizer.taxonomy import IGO_CODES
@@ -71,14 +72,18 @@ _PRECISION = {"day": 1, "week": 2, "month": 3}
 def acled_date(event: Event) -> tuple[dt.date | None, int | str]:
     """ACLED's date and time_precision: 1 day; 2 week, dated at the week's midpoint; 3 month,
     dated mid-month. Years and unresolved dates have no ACLED form (empty)."""
-    d = event.date
-    if d.resolved is None or d.precision not in _PRECISION:
+    return acled_day(event.date.resolved, event.date.precision)
+
+
+def acled_day(resolved: dt.date | None, precision: str | None) -> tuple[dt.date | None, int | str]:
+    """:func:`acled_date` of a date and its precision."""
+    if resolved is None or precision not in _PRECISION:
         return None, ""
-    if d.precision == "week":
-        return d.resolved + dt.timedelta(days=3), 2
-    if d.precision == "month":
-        return d.resolved.replace(day=15), 3
-    return d.resolved, 1
+    if precision == "week":
+        return resolved + dt.timedelta(days=3), 2
+    if precision == "month":
+        return resolved.replace(day=15), 3
+    return resolved, 1
 
 
 _DEMONSTRATION = {"Peaceful protest", "Protest with intervention", "Violent demonstration"}
@@ -126,7 +131,11 @@ Caucasus with Central Asia."""
 
 
 def disorder_type(event: Event) -> str:
-    sub, kind = event.acled_sub_event_type, event.acled_event_type
+    return disorder(event.acled_event_type, event.acled_sub_event_type)
+
+
+def disorder(kind: str | None, sub: str | None) -> str:
+    """ACLED's disorder_type of an event type and sub-event type."""
     if sub == "Excessive force against protesters":
         return "Political violence; Demonstrations"
     if sub in _DEMONSTRATION:
@@ -472,3 +481,68 @@ def export(records: list[ArticleAnalysis], fmt: ExportFormat, path: Path) -> int
         )
         pq.write_table(arrow, path)
     return len(table)
+
+
+# --------------------------------------------------------------------------- resolved events
+
+
+def acled_event_row(event: dict[str, Any]) -> dict[str, Any]:
+    """One ACLED row for a resolved event (an ``events.jsonl`` object): the majority types, the
+    most named actor and target (the others as associates), every source in ``source`` and in
+    ``notes``. ``inter``/``interaction`` (sectors are not merged), ``geo_precision``,
+    ``source_scale`` (no outlet scope in the records), ``tags`` and ``timestamp`` stay empty."""
+    date = event["date"]
+    day, precision = acled_day(
+        dt.date.fromisoformat(date["value"]) if date["value"] else None, date["precision"]
+    )
+    place = event["place"]
+    country = _country(place["country"])
+    kind, sub = event["acled_event_type"]["value"], event["acled_sub_event_type"]["value"]
+    actors, targets = [a["name"] for a in event["actors"]], [a["name"] for a in event["targets"]]
+    sources = sorted({m["article_id"] for m in event["members"]})
+    summaries = [e["summary"] for e in event["evidence"]]
+    notes = f"{summaries[0]} [{event['n_sources']} report(s): {', '.join(sources)}]"
+    if event["follow_up_of"]:
+        notes += f" [follow-up of {event['follow_up_of']}]"
+    row = dict.fromkeys(ACLED_COLUMNS, "")
+    row.update(
+        event_id_cnty=event["event_uid"],
+        event_date=day.isoformat() if day else "",
+        year=day.year if day else "",
+        time_precision=precision,
+        disorder_type=disorder(kind, sub),
+        event_type=kind or "",
+        sub_event_type=sub or "",
+        actor1=actors[0] if actors else "",
+        assoc_actor_1="; ".join(actors[1:]),
+        actor2=targets[0] if targets else "",
+        assoc_actor_2="; ".join(targets[1:]),
+        iso=int(country.numeric) if country else "",
+        country=country.name if country else "",
+        admin1=place["admin1"] or "",
+        location=place["text"] or "",
+        latitude=f"{place['latitude']:.4f}" if place["latitude"] is not None else "",
+        longitude=f"{place['longitude']:.4f}" if place["longitude"] is not None else "",
+        source="; ".join(event["outlets"]) if event.get("outlets") else "",
+        notes=notes,
+        fatalities=event["fatalities"]["value"],
+    )
+    return row
+
+
+def export_events(dataset: Path, fmt: ExportFormat, path: Path) -> int:
+    """Write one row per resolved event of an ``events.duckdb`` data set (``acled-csv`` only)."""
+    if fmt is not ExportFormat.acled_csv:
+        raise InputError(f"{dataset}: an events data set exports as acled-csv only")
+    import duckdb  # only for data sets: the per-record exports do not load it
+
+    try:
+        con = duckdb.connect(str(dataset), read_only=True)
+        details = con.execute("select detail from events order by event_uid").fetchall()
+        con.close()
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise InputError(f"{dataset}: not an events data set ({first})") from None
+    events = [json.loads(d) for (d,) in details]
+    _write_csv(path, ACLED_COLUMNS, (acled_event_row(e) for e in events))
+    return len(events)

@@ -1,0 +1,1110 @@
+"""Resolve stage: group event records that describe the same real-world event into one row each.
+
+Records (``ArticleAnalysis``) become *mentions*, one per event record. Splink (Fellegi-Sunter) on
+DuckDB blocks and scores mention pairs with fixed m/u probabilities (:data:`COMPARISONS`; no
+unsupervised EM); :func:`_cluster` groups scored pairs above :data:`THRESHOLD_WEIGHT` under the
+same-article and stable-id rules; :func:`_follow_ups` links follow-up events to their incident;
+:func:`_merge` builds one event row with its provenance. The data set lives in a DuckDB file
+(tables ``events``, ``mentions``, ``articles``) and is replaced atomically, so a failed run
+changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import re
+import shutil
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import orjson
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from summarizer.errors import InputError
+from summarizer.records import load_records
+from summarizer.schema import ArticleAnalysis, Event, Place
+
+MODEL_VERSION = "resolve-1"
+"""Names the match model below; stored with the data set, a data set of another model is refused."""
+
+PROBABILITY_TWO_RANDOM_RECORDS_MATCH = 1e-4
+"""Prior: of two event reports from the same stream picked at random, 1 in 10,000 share an event
+(a regional stream of ~10,000 distinct events a year with ~2 reports each)."""
+
+THRESHOLD_WEIGHT = 0.0
+"""Pairs with a match weight >= 0 (match probability >= 0.5, the Bayes decision point) join."""
+
+FOLLOW_UP_PLOVER = {"SANCTION", "ACCUSE"}
+FOLLOW_UP_MODES = {("COERCE", "arrest"), ("COERCE", "deport"), ("COERCE", "seize")}
+FOLLOW_UP_WORDS = re.compile(
+    r"\b(arrest\w*|charg\w*|arraign\w*|court|hearing|sentenc\w*|convict\w*|indict\w*|plead\w*|"
+    r"trial|funeral\w*|vigil\w*|memorial\w*|buried|burial)\b",
+    re.I,
+)
+
+
+def kind(event: Event) -> str:
+    """``follow_up`` for an arrest, charge, court step, funeral or vigil; else ``incident``.
+
+    ACLED's *Arrests*, PLOVER SANCTION/ACCUSE and COERCE:arrest are follow-ups by type; any other
+    non-ASSAULT event whose summary names one of :data:`FOLLOW_UP_WORDS` is one by its words.
+    """
+    if event.acled_sub_event_type == "Arrests" or event.plover in FOLLOW_UP_PLOVER:
+        return "follow_up"
+    if (event.plover, event.plover_mode) in FOLLOW_UP_MODES:
+        return "follow_up"
+    if event.plover != "ASSAULT" and FOLLOW_UP_WORDS.search(event.summary):
+        return "follow_up"
+    return "incident"
+
+
+# --------------------------------------------------------------------------- the match model
+
+
+def _level(label: str, sql: str, m: float, u: float) -> dict[str, Any]:
+    return {"label_for_charts": label, "sql_condition": sql, "m_probability": m, "u_probability": u}
+
+
+def _null(sql: str) -> dict[str, Any]:
+    return {"label_for_charts": "missing", "sql_condition": sql, "is_null_level": True}
+
+
+_KM = (
+    "6371 * 2 * asin(sqrt(power(sin(radians(lat_r - lat_l) / 2), 2) + cos(radians(lat_l)) * "
+    "cos(radians(lat_r)) * power(sin(radians(lon_r - lon_l) / 2), 2)))"
+)
+_BOTH = "lat_l is not null and lat_r is not null"
+MIN_WORDS = 8
+"""Evidence with fewer distinct words is not compared by words (tiny texts give noisy Jaccard)."""
+_COMMON_WORDS = "len(list_intersect(words_l, words_r))"
+_JACCARD = f"{_COMMON_WORDS} / (len(words_l) + len(words_r) - {_COMMON_WORDS})"
+_DAYS = "abs(date_diff('day', date_l, date_r))"
+
+COMPARISONS: list[dict[str, Any]] = [
+    {
+        "output_column_name": "date",
+        "comparison_description": "incident dates (resolved from the text, not publication)",
+        "comparison_levels": [
+            _null("date_l is null or date_r is null"),
+            _level(
+                "imprecise, within 31 days",
+                f"(precision_l <> 'day' or precision_r <> 'day') and {_DAYS} <= 31",
+                0.05,
+                0.04,
+            ),
+            _level("same day", "date_l = date_r", 0.83, 0.003),
+            _level("1 day apart", f"{_DAYS} <= 1", 0.07, 0.006),
+            _level("within a week", f"{_DAYS} <= 7", 0.02, 0.04),
+            _level("within a month", f"{_DAYS} <= 31", 0.015, 0.16),
+            _level("further apart", "ELSE", 0.015, 0.751),
+        ],
+    },
+    {
+        "output_column_name": "place",
+        "comparison_description": "the place: same gazetteer id or name, else distance bands",
+        "comparison_levels": [
+            _null("place_key_l is null or place_key_r is null"),
+            _level("same place", "place_key_l = place_key_r", 0.70, 0.002),
+            _level(
+                "within 5 km",
+                f"{_BOTH} and {_KM} <= 5",
+                0.12,
+                0.004,
+            ),
+            _level(
+                "within 25 km",
+                f"{_BOTH} and {_KM} <= 25",
+                0.10,
+                0.02,
+            ),
+            _level(
+                "same admin1 or within 100 km",
+                f"admin1_key_l = admin1_key_r or ({_BOTH} and {_KM} <= 100)",
+                0.05,
+                0.10,
+            ),
+            _level("elsewhere", "ELSE", 0.03, 0.874),
+        ],
+    },
+    {
+        "output_column_name": "type",
+        "comparison_description": "incident vs follow-up, then PLOVER category",
+        "comparison_levels": [
+            _null("kind_l is null or kind_r is null"),
+            _level("same kind and PLOVER", "kind_l = kind_r and plover_l = plover_r", 0.85, 0.4),
+            _level("same kind", "kind_l = kind_r", 0.1499, 0.4),
+            _level("incident vs follow-up", "ELSE", 0.0001, 0.2),
+        ],
+    },
+    {
+        "output_column_name": "names",
+        "comparison_description": "proper names of actors and targets in common",
+        "comparison_levels": [
+            _null("len(names_l) = 0 or len(names_r) = 0"),
+            _level(
+                "2+ names in common", "len(list_intersect(names_l, names_r)) >= 2", 0.35, 0.0005
+            ),
+            _level("1 name in common", "len(list_intersect(names_l, names_r)) >= 1", 0.55, 0.01),
+            _level("no name in common", "ELSE", 0.10, 0.9895),
+        ],
+    },
+    {
+        "output_column_name": "words",
+        "comparison_description": "Jaccard similarity of the evidence's words",
+        "comparison_levels": [
+            _null(f"len(words_l) < {MIN_WORDS} or len(words_r) < {MIN_WORDS}"),
+            _level("evidence words Jaccard >= 0.2", f"{_JACCARD} >= 0.2", 0.36, 0.002),
+            _level("evidence words Jaccard >= 0.1", f"{_JACCARD} >= 0.1", 0.39, 0.055),
+            _level("evidence words Jaccard >= 0.05", f"{_JACCARD} >= 0.05", 0.10, 0.20),
+            _level("evidence words Jaccard < 0.05", "ELSE", 0.15, 0.743),
+        ],
+    },
+    {
+        "output_column_name": "fatalities",
+        "comparison_description": "reported deaths (lowest figure)",
+        "comparison_levels": [
+            _null("fatalities_l is null or fatalities_r is null"),
+            _level("same deaths", "fatalities_l = fatalities_r", 0.65, 0.4),
+            _level("different deaths", "ELSE", 0.35, 0.6),
+        ],
+    },
+]
+"""Fixed m/u probabilities (README "How records are matched" justifies each); m = P(level | same
+event), u = P(level | different events) among reports of one stream; each sums to 1 over a
+comparison's levels (null levels aside)."""
+
+# two events of one article are never compared; old pairs were scored when they were added
+_PAIR = "l.article_id <> r.article_id and (l.is_new or r.is_new)"
+BLOCKING_RULES = [
+    f"l.place_key = r.place_key and l.month_idx = r.month_idx and {_PAIR}",
+    f"l.place_key = r.place_key and l.month_idx = r.month_idx + 1 and {_PAIR}",
+    f"l.place_key = r.place_key and l.month_idx + 1 = r.month_idx and {_PAIR}",
+    f"l.date = r.date and l.cell = r.cell and {_PAIR}",
+    f"l.date = r.date + 1 and l.cell = r.cell and {_PAIR}",
+    f"l.date + 1 = r.date and l.cell = r.cell and {_PAIR}",
+    f"l.date = r.date and l.country = r.country and l.admin1_key = r.admin1_key and {_PAIR}",
+]
+"""Candidate pairs: same place within the same or the next calendar month (by incident date), or
+within a day of each other in the same ~25 km cell (0.25 degree), or the same day in one admin1."""
+
+
+SPARK_SQL = (
+    ("date_diff('day', date_l, date_r)", "datediff(date_l, date_r)"),
+    ("list_intersect(", "array_intersect("),
+    ("len(", "size("),
+)
+"""What changes on Spark: the three DuckDB functions the comparisons use, by their Spark SQL
+names. Everything else (levels, m/u, blocking rules) is the same."""
+
+
+def splink_settings(dialect: str = "duckdb") -> dict[str, Any]:
+    """Splink settings for ``dialect`` (``duckdb`` or ``spark``)."""
+    comparisons = COMPARISONS
+    if dialect == "spark":
+        text = json.dumps(COMPARISONS)
+        for duck, spark in SPARK_SQL:
+            text = text.replace(duck, spark)
+        comparisons = json.loads(text)
+    return {
+        "link_type": "dedupe_only",
+        "unique_id_column_name": "mid",
+        "probability_two_random_records_match": PROBABILITY_TWO_RANDOM_RECORDS_MATCH,
+        "blocking_rules_to_generate_predictions": BLOCKING_RULES,
+        "comparisons": comparisons,
+        "retain_matching_columns": False,
+        "retain_intermediate_calculation_columns": True,
+        "additional_columns_to_retain": ["is_new"],
+    }
+
+
+def level_weights() -> dict[str, list[tuple[float, str]]]:
+    """(match weight, label) of every non-null level per comparison: log2(m/u), never 0 (the
+    null level's weight), so a pair's per-comparison weight names its level."""
+    return {
+        comp["output_column_name"]: [
+            (math.log2(lv["m_probability"] / lv["u_probability"]), lv["label_for_charts"])
+            for lv in comp["comparison_levels"]
+            if not lv.get("is_null_level")
+        ]
+        for comp in COMPARISONS
+    }
+
+
+# --------------------------------------------------------------------------- mentions
+
+MENTION_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("event_id", pa.string()),
+        ("published", pa.date32()),
+        ("source", pa.string()),
+        ("date", pa.date32()),
+        ("precision", pa.string()),
+        ("date_text", pa.string()),
+        ("month_idx", pa.int32()),
+        ("place_text", pa.string()),
+        ("place_key", pa.string()),
+        ("country", pa.string()),
+        ("admin1", pa.string()),
+        ("admin1_key", pa.string()),
+        ("lat", pa.float64()),
+        ("lon", pa.float64()),
+        ("cell", pa.string()),
+        ("names", pa.list_(pa.string())),
+        ("words", pa.list_(pa.string())),
+        ("actors", pa.list_(pa.string())),
+        ("targets", pa.list_(pa.string())),
+        ("kind", pa.string()),
+        ("plover", pa.string()),
+        ("acled_event_type", pa.string()),
+        ("acled_sub_event_type", pa.string()),
+        ("cameo_root", pa.string()),
+        ("fatalities", pa.int32()),
+        ("fatalities_max", pa.int32()),
+        ("fatalities_text", pa.string()),
+        ("factuality", pa.string()),
+        ("summary", pa.string()),
+        ("evidence", pa.string()),  # JSON list of {text, start, end}
+    ]
+)
+"""One row per event record: the fields the match model and the merge read."""
+
+_WORD = re.compile(r"[^\w\s]+")
+_TOKEN = re.compile(r"[a-z]{3,}|\d{2,}")
+_STOP = frozenset(
+    "the and was were for with that this from have has had are his her their they them said says "
+    "police who what when where which would could about after before into over than then there "
+    "these those been being also other some more most such only just very will shall may might "
+    "must can its our your you she him not but all any one two three four five six seven eight "
+    "nine ten man woman men women year years old told according".split()
+)
+
+
+def _norm(text: str | None) -> str | None:
+    return " ".join(_WORD.sub(" ", text.lower()).split()) or None if text else None
+
+
+_INSTITUTION = re.compile(
+    r"\b(police|sheriff|department|office|authorities|court|government|army|forces)\b", re.I
+)
+
+
+def _proper(name: str) -> bool:
+    """A name that tells events apart: capitalised, not an institution every report names."""
+    return any(w[:1].isupper() for w in name.split()) and not _INSTITUTION.search(name)
+
+
+def _words(texts: Iterable[str]) -> list[str]:
+    """The evidence's words for the Jaccard comparison: lowercase words of 3+ letters and
+    numbers of 2+ digits, without the most common function words."""
+    return sorted({w for t in texts for w in _TOKEN.findall(t.lower())} - _STOP)
+
+
+def geocoded(place: Place, context: str | None) -> Place:
+    """``place`` with coordinates: as recorded, or from the offline gazetteer (older records)."""
+    if getattr(place, "latitude", None) is not None:
+        return place
+    from summarizer.geocode import geocode  # loads the gazetteer on first use only
+
+    return geocode(place, context=context)
+
+
+def mention_rows(records: Sequence[ArticleAnalysis]) -> list[dict[str, Any]]:
+    """One mention row (:data:`MENTION_SCHEMA`) per event of every record."""
+    out = []
+    for rec in records:
+        for ev in rec.events:
+            out.append(_mention(rec, ev))
+    return out
+
+
+def _mention(rec: ArticleAnalysis, ev: Event) -> dict[str, Any]:
+    spans = [s.model_dump() for s in ev.evidence]
+    loc = ev.location
+    lat = lon = geo_id = admin1 = None
+    if loc is not None:
+        context = "\n".join([rec.article.title or "", *(s["text"] for s in spans)])
+        loc = geocoded(loc, context)
+        lat, lon = getattr(loc, "latitude", None), getattr(loc, "longitude", None)
+        geo_id = getattr(loc, "geonames_id", None)
+        admin1 = getattr(loc, "admin1_name", None) or loc.admin1
+    text_key = _norm(loc.text) if loc else None
+    country = loc.country if loc else None
+    admin1_key = _norm(admin1)
+    place_key = (
+        f"geonames:{geo_id}"
+        if geo_id
+        else f"{country}|{admin1_key}|{text_key}"
+        if text_key
+        else None
+    )
+    anchor = ev.date.resolved or rec.article.published
+    names = [a.name for a in (*ev.actors, *ev.targets)]
+    return {
+        "article_id": rec.article.id,
+        "event_id": ev.id,
+        "published": rec.article.published,
+        "source": rec.article.source,
+        "date": ev.date.resolved,
+        "precision": ev.date.precision,
+        "date_text": ev.date.text,
+        "month_idx": anchor.year * 12 + anchor.month - 1 if anchor else None,
+        "place_text": loc.text if loc else None,
+        "place_key": place_key,
+        "country": country,
+        "admin1": admin1,
+        "admin1_key": admin1_key,
+        "lat": lat,
+        "lon": lon,
+        "cell": f"{round(lat * 4)}:{round(lon * 4)}"
+        if lat is not None and lon is not None
+        else None,
+        "names": sorted({n for n in map(_norm, filter(_proper, names)) if n}),
+        "words": _words(s["text"] for s in spans),
+        "actors": [a.name for a in ev.actors],
+        "targets": [a.name for a in ev.targets],
+        "kind": kind(ev),
+        "plover": ev.plover,
+        "acled_event_type": ev.acled_event_type,
+        "acled_sub_event_type": ev.acled_sub_event_type,
+        "cameo_root": ev.cameo_root,
+        "fatalities": ev.fatalities.min,
+        "fatalities_max": ev.fatalities.max,
+        "fatalities_text": ev.fatalities.text,
+        "factuality": ev.factuality,
+        "summary": ev.summary,
+        "evidence": json.dumps(spans, ensure_ascii=False),
+    }
+
+
+# --------------------------------------------------------------------------- the data set
+
+LINK_SCHEMA = pa.schema(
+    [
+        ("mid", pa.int64()),
+        ("event_uid", pa.string()),
+        ("joined_to", pa.string()),  # JSON {article_id, event_id} of the member it matched best
+        ("match_weight", pa.float64()),
+        ("match_probability", pa.float64()),
+        ("agreed", pa.list_(pa.string())),  # comparisons with a positive weight
+        ("weights", pa.string()),  # JSON {comparison: {level, weight}}
+    ]
+)
+ARTICLE_SCHEMA = pa.schema(
+    [
+        ("article_id", pa.string()),
+        ("text_sha256", pa.string()),
+        ("title", pa.string()),
+        ("source", pa.string()),
+        ("url", pa.string()),
+        ("published", pa.date32()),
+        ("n_events", pa.int32()),
+    ]
+)
+
+
+def _empty(con: duckdb.DuckDBPyConnection, name: str, schema: pa.Schema) -> None:
+    con.register("_empty", schema.empty_table())
+    con.execute(f"create table {name} as select * from _empty")
+    con.unregister("_empty")
+
+
+def open_dataset(con: duckdb.DuckDBPyConnection, into: Path | None) -> None:
+    """Tables ``mentions``, ``articles``, ``links`` (event_uid, follow_up_of, same_as): empty, or
+    copied from the data set ``into``."""
+    links = pa.schema([f for f in LINK_SCHEMA if f.name != "mid"])
+    _empty(con, "mentions", pa.unify_schemas([MENTION_SCHEMA, links]))
+    con.execute("alter table mentions add column is_new boolean default true")
+    _empty(con, "articles", ARTICLE_SCHEMA)
+    con.execute("create table links (event_uid varchar, follow_up_of varchar, same_as varchar[])")
+    if into is None or not into.exists():
+        return
+    try:
+        con.execute(f"attach {_sql_str(into)} as old (read_only)")
+        found = con.execute("select value from old.meta where key = 'model'").fetchone()
+        if not found or found[0] != MODEL_VERSION:
+            raise InputError(
+                f"{into}: made by match model {found and found[0]}, not {MODEL_VERSION}"
+            )
+        con.execute("insert into mentions by name select *, false as is_new from old.mentions")
+        con.execute("insert into articles by name select * from old.articles")
+        con.execute("insert into links select event_uid, follow_up_of, same_as from old.events")
+        con.execute("detach old")
+    except duckdb.Error as exc:
+        first = str(exc).splitlines()[0]
+        raise InputError(f"{into}: not a summarizer events data set ({first})") from None
+
+
+def _sql_str(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+def _new_records(
+    con: duckdb.DuckDBPyConnection, records: Iterable[tuple[str, ArticleAnalysis]]
+) -> list[ArticleAnalysis]:
+    """Records whose article is not in the data set yet. An article id seen before with another
+    ``text_sha256`` is an :class:`InputError` (two different texts cannot share an id)."""
+    known = dict(con.execute("select article_id, text_sha256 from articles").fetchall())
+    where: dict[str, str] = {}
+    new = []
+    for origin, rec in records:
+        art = rec.article
+        if art.id in known:
+            if known[art.id] != art.text_sha256:
+                seen = where.get(art.id, "the data set")
+                raise InputError(
+                    f"{origin}: article {art.id!r} has text_sha256 {art.text_sha256[:12]}..., "
+                    f"{seen} has {known[art.id][:12]}... for the same id"
+                )
+            continue
+        known[art.id], where[art.id] = art.text_sha256, origin
+        new.append(rec)
+    return new
+
+
+def _add(con: duckdb.DuckDBPyConnection, records: list[ArticleAnalysis]) -> int:
+    arts = pa.Table.from_pylist(
+        [
+            {
+                "article_id": r.article.id,
+                **r.article.model_dump(include={"text_sha256", "title", "source", "url"}),
+                "published": r.article.published,
+                "n_events": len(r.events),
+            }
+            for r in records
+        ],
+        schema=ARTICLE_SCHEMA,
+    )
+    con.register("_arts", arts)
+    con.execute("insert into articles by name select * from _arts")
+    return add_mentions(con, pa.Table.from_pylist(mention_rows(records), schema=MENTION_SCHEMA))
+
+
+def add_mentions(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> int:
+    """Add mention rows (:data:`MENTION_SCHEMA`) as new mentions; returns how many."""
+    con.register("_rows", rows)
+    con.execute("insert into mentions by name select *, true as is_new from _rows")
+    con.unregister("_rows")
+    return rows.num_rows
+
+
+def resolve_new(con: duckdb.DuckDBPyConnection) -> None:
+    """Score, cluster and link the new mentions against the whole data set."""
+    pairs = _score(con)
+    same_as = _cluster(con, pairs)
+    _update_links(con, same_as, _follow_ups(con, pairs))
+
+
+# --------------------------------------------------------------------------- scoring, clustering
+
+
+def _score(con: duckdb.DuckDBPyConnection) -> str:
+    """Score candidate pairs with Splink; returns the name of the table of scored pairs that
+    involve at least one new mention."""
+    from splink import DuckDBAPI, Linker  # heavy import, only when there is work
+
+    con.execute(
+        "create or replace table m as select row_number() over "
+        "(order by article_id, event_id) as mid, * exclude (evidence, summary) from mentions"
+    )
+    db_api = DuckDBAPI(con)
+    linker = Linker(db_api.register("m"), splink_settings(), log_level=None)
+    pairs = linker.inference.predict(warning_mode="never")
+    con.execute(
+        f"create or replace table pairs as select * exclude (is_new_l, is_new_r, match_key) "
+        f"from {pairs.physical_name} where is_new_l or is_new_r"
+    )
+    pairs.drop_table_from_database_and_remove_from_cache()
+    return "pairs"
+
+
+_COMPS = [c["output_column_name"] for c in COMPARISONS]
+
+
+def _explain(weights: Sequence[float]) -> tuple[list[str], str]:
+    table = level_weights()
+    out = {}
+    for name, w in zip(_COMPS, weights, strict=True):
+        label = "missing" if w == 0 else min(table[name], key=lambda lv: abs(lv[0] - w))[1]
+        out[name] = {"level": label, "weight": round(w, 2)}
+    agreed = [name for name, w in zip(_COMPS, weights, strict=True) if w > 0]
+    return agreed, json.dumps(out, sort_keys=True)
+
+
+class _Clusters:
+    """Union-find over mentions 0..n-1 where a set holds each article once and at most one
+    existing event. Sets are stored only once they have two members (most events are small)."""
+
+    def __init__(self, articles: list[int], groups: list[int]) -> None:
+        n = len(articles)
+        self.parent = list(range(n))
+        self.art = articles
+        self.arts: dict[int, set[int]] = {}  # root -> its articles, for sets of 2+
+        self.old: set[int] = set()  # roots of existing events
+        first: dict[int, int] = {}
+        for i, g in enumerate(groups):  # g >= 0: the existing event i belongs to
+            if g < 0:
+                continue
+            if g in first:  # members of an existing event start together
+                root = first[g]
+                self.parent[i] = root
+                self.arts.setdefault(root, {articles[root]}).add(articles[i])
+            else:
+                first[g] = i
+                self.old.add(i)
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def _articles(self, root: int) -> set[int]:
+        return self.arts.get(root) or {self.art[root]}
+
+    def join(self, a: int, b: int) -> str:
+        """Join the sets of a and b: 'joined', 'same' (already), 'same_article' (refused:
+        they share an article) or 'two_events' (refused: both are existing events)."""
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return "same"
+        if ra in self.old and rb in self.old:
+            return "two_events"
+        sa, sb = self._articles(ra), self._articles(rb)
+        if sa & sb:
+            return "same_article"
+        if rb in self.old or (ra not in self.old and len(sa) < len(sb)):
+            ra, rb, sa, sb = rb, ra, sb, sa  # the root of an existing event stays the root
+        self.parent[rb] = ra
+        self.arts[ra] = sa | sb
+        self.arts.pop(rb, None)
+        return "joined"
+
+
+def _cluster(con: duckdb.DuckDBPyConnection, pairs: str) -> list[tuple[str, str]]:
+    """Give every new mention its event_uid; return the ``same_as`` pairs found.
+
+    Pairs at or above :data:`THRESHOLD_WEIGHT` are taken strongest first (ties by id), and two
+    sets are joined unless that would put two events of one article in one event (the weaker link
+    loses, so a set never needs splitting afterwards) or join two existing events (their uids are
+    kept and linked ``same_as`` instead). Existing mentions never move. A new event's uid is
+    ``ev-`` + the first 16 hex digits of SHA-256 of its first member's ``article_id``, U+001F,
+    ``event_id`` (the least pair), computed in SQL below.
+    """
+    cols = con.execute(
+        "select dense_rank() over (order by article_id) - 1 as art, case when event_uid is null "
+        "then -1 else dense_rank() over (order by event_uid) - 1 end as grp from m order by mid"
+    ).fetchnumpy()
+    clusters = _Clusters(cols["art"].tolist(), cols["grp"].tolist())
+    del cols
+    mw = ", ".join(f"mw_{c}" for c in _COMPS)
+    edges = con.execute(
+        f"select mid_l - 1, mid_r - 1, match_weight, match_probability, {mw} from {pairs} "
+        f"where match_weight >= {THRESHOLD_WEIGHT} order by match_weight desc, mid_l, mid_r"
+    ).fetchall()
+    refused: list[tuple[int, int]] = []
+    best: dict[int, tuple] = {}  # mention -> (other, edge): its strongest link inside its event
+    for edge in edges:
+        a, b = edge[0], edge[1]
+        verdict = clusters.join(a, b)
+        if verdict == "two_events":
+            refused.append((a, b))
+        elif verdict in ("joined", "same"):
+            best.setdefault(a, (b, edge))
+            best.setdefault(b, (a, edge))
+    del edges
+    n = len(clusters.parent)
+    roots = [clusters.find(i) for i in range(n)]
+    link_cols: dict[str, list[Any]] = {k: [] for k in ("mid", "other", "mw", "mp", "agreed", "w")}
+    for i, (other, edge) in best.items():
+        if roots[other] != roots[i]:
+            continue
+        agreed, weights = _explain(edge[4:])
+        for k, v in zip(
+            link_cols, (i + 1, other + 1, edge[2], edge[3], agreed, weights), strict=True
+        ):
+            link_cols[k].append(v)
+    del best
+    con.register("_roots", pa.table({"mid": pa.array(range(1, n + 1)), "root": pa.array(roots)}))
+    con.register("_best", pa.table(link_cols))
+    con.execute(
+        """
+        create or replace table assigned as
+        with r as (select m.mid, m.article_id, m.event_id, m.event_uid, x.root
+                   from m join _roots x using (mid)),
+        named as (select root, max(event_uid) as old_uid,
+                         arg_min(article_id || chr(31) || event_id, [article_id, event_id]) as first
+                  from r group by root)
+        select r.article_id, r.event_id, r.mid,
+               coalesce(n.old_uid, 'ev-' || left(sha256(n.first), 16)) as event_uid,
+               n.old_uid is null and r.article_id || chr(31) || r.event_id = n.first as founder
+        from r join named n using (root) where r.event_uid is null
+        """
+    )
+    con.execute(
+        """
+        update mentions set event_uid = a.event_uid,
+            joined_to = case when a.founder then null else to_json(
+                {'article_id': o.article_id, 'event_id': o.event_id})::varchar end,
+            match_weight = case when a.founder then null else round(b.mw, 4) end,
+            match_probability = case when a.founder then null else round(b.mp, 6) end,
+            agreed = case when a.founder then null else b.agreed end,
+            weights = case when a.founder then null else b.w end
+        from assigned a left join _best b on b.mid = a.mid left join m o on o.mid = b.other
+        where mentions.article_id = a.article_id and mentions.event_id = a.event_id
+        """
+    )
+    con.unregister("_roots")
+    con.unregister("_best")
+    if not refused:
+        return []
+    uid_of = dict(
+        con.execute(
+            "select m.mid, x.event_uid from m join mentions x using (article_id, event_id)"
+        ).fetchall()
+    )
+    same = {tuple(sorted((uid_of[roots[a] + 1], uid_of[roots[b] + 1]))) for a, b in refused}
+    return sorted(same)  # type: ignore[arg-type]
+
+
+def _follow_ups(con: duckdb.DuckDBPyConnection, pairs: str) -> dict[str, tuple[str, str]]:
+    """event_uid -> (incident event_uid, why) for follow-up events not linked yet.
+
+    A follow-up (:func:`kind`) links to the incident event it is most tied to: an incident event
+    of its own article first (the article reports both), else the best-scored incident it was
+    compared with, counting every field but the type (the type is what differs). An event of any
+    kind dated more than a week after another at the same place (<= 5 km) naming the same people
+    is a follow-up of that earlier event too.
+    """
+    rows = con.execute(
+        f"""
+        with ev as (select m.mid, x.event_uid, m.kind, m.date, m.article_id from m
+                    join mentions x using (article_id, event_id)),
+        same_article as (
+            select f.event_uid as f, i.event_uid as i, 1000.0 as score, 'same article' as why
+            from ev f join ev i on f.article_id = i.article_id
+            where f.kind = 'follow_up' and i.kind = 'incident'),
+        scored as (
+            select l.event_uid as lu, r.event_uid as ru, l.kind as lk, r.kind as rk,
+                   l.date as ld, r.date as rd, p.*
+            from {pairs} p join ev l on l.mid = p.mid_l join ev r on r.mid = p.mid_r),
+        by_type as (
+            select case when lk = 'follow_up' then lu else ru end as f,
+                   case when lk = 'follow_up' then ru else lu end as i,
+                   match_weight - mw_type as score, 'type; other fields agree' as why
+            from scored
+            where lk <> rk and match_weight - mw_type >= {THRESHOLD_WEIGHT}),
+        by_date as (
+            select case when ld > rd then lu else ru end as f,
+                   case when ld > rd then ru else lu end as i,
+                   match_weight - mw_date as score, 'later date, same place and people' as why
+            from scored
+            where lk = rk and abs(date_diff('day', ld, rd)) > 7 and mw_place > 4
+                  and mw_names > 4 and match_weight < {THRESHOLD_WEIGHT})
+        select f, i, score, why from (
+            select * from same_article union all select * from by_type
+            union all select * from by_date)
+        where f <> i
+        order by f, score desc, i
+        """
+    ).fetchall()
+    out: dict[str, tuple[str, str]] = {}
+    for f, i, _, why in rows:
+        out.setdefault(f, (i, why))
+    return out
+
+
+# --------------------------------------------------------------------------- merging
+
+_PRECISION_RANK = {"day": 0, "week": 1, "month": 2, "year": 3, "unknown": 4}
+_NOT_CREDIBLE = {"denied", "hypothetical", "planned"}
+
+
+def _vote(values: Iterable[Any]) -> dict[str, Any]:
+    """Majority of the non-null values; ``tied`` lists every value sharing the top count (the
+    alphabetically first is shown as ``value``)."""
+    votes = Counter(v for v in values if v is not None)
+    if not votes:
+        return {"value": None, "votes": {}, "tied": []}
+    top = max(votes.values())
+    tied = sorted(str(v) for v, n in votes.items() if n == top)
+    return {
+        "value": tied[0],
+        "votes": dict(sorted(votes.items())),
+        "tied": tied if len(tied) > 1 else [],
+    }
+
+
+def _names(rows: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
+    """Each name with the number of sources (articles) naming it, most named first."""
+    spellings: dict[str, Counter[str]] = defaultdict(Counter)
+    sources: dict[str, set[str]] = defaultdict(set)
+    for row in rows:
+        for name in row[field]:
+            key = _norm(name) or name
+            spellings[key][name] += 1
+            sources[key].add(row["article_id"])
+    named = [
+        {"name": min(s, key=lambda n: (-s[n], n)), "n_sources": len(sources[k])}
+        for k, s in spellings.items()
+    ]
+    return sorted(named, key=lambda x: (-x["n_sources"], x["name"]))
+
+
+def _iso(d: dt.date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def merge(uid: str, rows: list[dict[str, Any]], link: dict[str, Any]) -> dict[str, Any]:
+    """One resolved event from its member mention rows, every merged field with provenance."""
+    dates = Counter((r["date"], r["precision"]) for r in rows if r["date"])
+    best = min(dates, key=lambda k: (-dates[k], _PRECISION_RANK[k[1]], k[0])) if dates else None
+    places = Counter(r["place_key"] for r in rows if r["place_key"])
+    key = min(places, key=lambda k: (-places[k], k)) if places else None
+    at = next((r for r in rows if r["place_key"] == key), None) if key else None
+    credible = [r for r in rows if r["fatalities_text"] and r["factuality"] not in _NOT_CREDIBLE]
+    published = [r["published"] for r in rows if r["published"]]
+    return {
+        "event_uid": uid,
+        "members": [{"article_id": r["article_id"], "event_id": r["event_id"]} for r in rows],
+        "n_sources": len({r["article_id"] for r in rows}),
+        "n_outlets": len({r["source"] for r in rows if r["source"]}),
+        "outlets": sorted({r["source"] for r in rows if r["source"]}),
+        "date": {
+            "value": _iso(best[0]) if best else None,
+            "precision": best[1] if best else None,
+            "reports": [
+                {"date": _iso(d), "precision": p, "n": n}
+                for (d, p), n in sorted(dates.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
+            "disagree": len(dates) > 1,
+        },
+        "place": {
+            "text": at["place_text"] if at else None,
+            "country": at["country"] if at else None,
+            "admin1": at["admin1"] if at else None,
+            "latitude": at["lat"] if at else None,
+            "longitude": at["lon"] if at else None,
+            "reports": [
+                {"text": t, "n": n}
+                for t, n in sorted(
+                    Counter(r["place_text"] for r in rows if r["place_text"]).items(),
+                    key=lambda kv: (-kv[1], kv[0]),
+                )
+            ],
+        },
+        "actors": _names(rows, "actors"),
+        "targets": _names(rows, "targets"),
+        "kind": _vote(r["kind"] for r in rows)["value"],
+        "plover": _vote(r["plover"] for r in rows),
+        "acled_event_type": _vote(r["acled_event_type"] for r in rows),
+        "acled_sub_event_type": _vote(r["acled_sub_event_type"] for r in rows),
+        "cameo_root": _vote(r["cameo_root"] for r in rows),
+        "fatalities": {
+            "value": min((r["fatalities"] for r in credible), default=0),
+            "rule": "ACLED: the lowest figure among credible reports that state deaths",
+            "reports": [
+                {
+                    "article_id": r["article_id"],
+                    "event_id": r["event_id"],
+                    "min": r["fatalities"],
+                    "max": r["fatalities_max"],
+                    "text": r["fatalities_text"],
+                    "factuality": r["factuality"],
+                }
+                for r in rows
+            ],
+        },
+        "factuality": _vote(r["factuality"] for r in rows),
+        "first_report": _iso(min(published, default=None)),
+        "last_report": _iso(max(published, default=None)),
+        "follow_up_of": link.get("follow_up_of"),
+        "same_as": sorted(link.get("same_as") or []),
+        "evidence": [
+            {
+                "article_id": r["article_id"],
+                "event_id": r["event_id"],
+                "summary": r["summary"],
+                "spans": orjson.loads(r["evidence"]),
+            }
+            for r in rows
+        ],
+        "match": {
+            "model": MODEL_VERSION,
+            "threshold_match_weight": THRESHOLD_WEIGHT,
+            "links": [
+                {
+                    "article_id": r["article_id"],
+                    "event_id": r["event_id"],
+                    "joined_to": orjson.loads(r["joined_to"]),
+                    "match_weight": r["match_weight"],
+                    "match_probability": r["match_probability"],
+                    "agreed": list(r["agreed"]),
+                    "weights": orjson.loads(r["weights"]),
+                }
+                for r in rows
+                if r["joined_to"]
+            ],
+        },
+    }
+
+
+def iter_events(con: duckdb.DuckDBPyConnection) -> Iterator[dict[str, Any]]:
+    """Every event of the data set, by event_uid, merged from its mentions (streamed)."""
+    cur = con.cursor().execute(
+        "select x.* exclude (is_new, words, names, cell, month_idx), l.follow_up_of, l.same_as "
+        "from mentions x "
+        "left join links l using (event_uid) order by event_uid, article_id, event_id"
+    )
+    cols = [d[0] for d in cur.description]
+    group: list[dict[str, Any]] = []
+    while batch := cur.fetchmany(10_000):
+        for values in batch:
+            row = dict(zip(cols, values, strict=True))
+            if group and group[0]["event_uid"] != row["event_uid"]:
+                yield merge(group[0]["event_uid"], group, group[0])
+                group = []
+            group.append(row)
+    if group:
+        yield merge(group[0]["event_uid"], group, group[0])
+
+
+def _update_links(
+    con: duckdb.DuckDBPyConnection,
+    same_as: list[tuple[str, str]],
+    follow: dict[str, tuple[str, str]],
+) -> None:
+    """Give new events a links row, record new ``same_as`` pairs (both ways) and fill
+    ``follow_up_of`` where it is still empty (a link once set is never changed)."""
+    con.execute(
+        "insert into links select distinct event_uid, null, []::varchar[] from mentions "
+        "where event_uid not in (select event_uid from links)"
+    )
+    if same_as:
+        both = [*same_as, *((b, a) for a, b in same_as)]
+        con.register("_same", pa.table({"a": [a for a, _ in both], "b": [b for _, b in both]}))
+        con.execute(
+            "update links set same_as = list_sort(list_distinct(list_concat(links.same_as, x.b))) "
+            "from (select a, list(b) as b from _same group by a) x where links.event_uid = x.a"
+        )
+        con.unregister("_same")
+    if follow:
+        con.register(
+            "_follow",
+            pa.table({"f": list(follow), "i": [i for i, _ in follow.values()]}),
+        )
+        con.execute(
+            "update links set follow_up_of = x.i from _follow x "
+            "where links.event_uid = x.f and links.follow_up_of is null and not exists "
+            "(select 1 from links l where l.event_uid = x.i and l.follow_up_of = x.f)"
+        )
+        con.unregister("_follow")
+
+
+# --------------------------------------------------------------------------- outputs
+
+EVENT_SCHEMA = pa.schema(
+    [
+        ("event_uid", pa.string()),
+        ("date", pa.string()),
+        ("date_precision", pa.string()),
+        ("place", pa.string()),
+        ("country", pa.string()),
+        ("admin1", pa.string()),
+        ("latitude", pa.float64()),
+        ("longitude", pa.float64()),
+        ("kind", pa.string()),
+        ("plover", pa.string()),
+        ("acled_event_type", pa.string()),
+        ("acled_sub_event_type", pa.string()),
+        ("cameo_root", pa.string()),
+        ("fatalities", pa.int32()),
+        ("factuality", pa.string()),
+        ("n_sources", pa.int32()),
+        ("n_mentions", pa.int32()),
+        ("first_report", pa.string()),
+        ("last_report", pa.string()),
+        ("follow_up_of", pa.string()),
+        ("same_as", pa.list_(pa.string())),
+        ("detail", pa.string()),  # the whole event as JSON (the events.jsonl line)
+    ]
+)
+"""The ``events`` table (DuckDB) and ``events.parquet``: one row per resolved event."""
+
+
+def event_row(event: dict[str, Any], detail: str) -> dict[str, Any]:
+    place = event["place"]
+    return {
+        "event_uid": event["event_uid"],
+        "date": event["date"]["value"],
+        "date_precision": event["date"]["precision"],
+        "place": place["text"],
+        "country": place["country"],
+        "admin1": place["admin1"],
+        "latitude": place["latitude"],
+        "longitude": place["longitude"],
+        "kind": event["kind"],
+        **{k: event[k]["value"] for k in ("plover", "acled_event_type", "acled_sub_event_type")},
+        "cameo_root": event["cameo_root"]["value"],
+        "fatalities": event["fatalities"]["value"],
+        "factuality": event["factuality"]["value"],
+        "n_sources": event["n_sources"],
+        "n_mentions": len(event["members"]),
+        "first_report": event["first_report"],
+        "last_report": event["last_report"],
+        "follow_up_of": event["follow_up_of"],
+        "same_as": event["same_as"],
+        "detail": detail,
+    }
+
+
+def to_json(event: dict[str, Any]) -> str:
+    """One ``events.jsonl`` line: compact, keys sorted, UTF-8 (byte-for-byte reproducible)."""
+    return orjson.dumps(event, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _replace(path: Path, write: Callable[[Path], object]) -> None:
+    """Write ``path`` through a temporary file in its folder, then swap it in atomically."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        tmp_path.unlink()
+        write(tmp_path)
+        os.replace(tmp_path, path)
+    finally:
+        tmp_path.unlink(missing_ok=True)
+
+
+def _write_duckdb(con: duckdb.DuckDBPyConnection, events: Path, path: Path) -> None:
+    def write(tmp: Path) -> None:
+        con.execute(f"attach {_sql_str(tmp)} as out")
+        try:
+            con.execute(
+                f"create table out.events as select * from read_parquet({_sql_str(events)}) "
+                "order by event_uid"
+            )
+            con.execute(
+                "create table out.mentions as select * exclude (is_new) from mentions "
+                "order by event_uid, article_id, event_id"
+            )
+            con.execute("create table out.articles as select * from articles order by article_id")
+            con.execute("create table out.meta (key varchar, value varchar)")
+            con.execute("insert into out.meta values ('model', ?)", [MODEL_VERSION])
+        finally:
+            con.execute("detach out")
+
+    _replace(path, write)
+
+
+OUTPUT_SUFFIXES = (".duckdb", ".parquet", ".jsonl")
+
+
+def write_outputs(
+    con: duckdb.DuckDBPyConnection, outputs: Sequence[Path], *, collect: bool = False
+) -> tuple[int, list[dict[str, Any]]]:
+    """Stream the events once into JSONL and Parquet scratch files, then put each output in
+    place atomically. Returns the number of events (and the events when ``collect``)."""
+    collected: list[dict[str, Any]] = []
+    count = 0
+    with tempfile.TemporaryDirectory(prefix="summarizer-resolve-") as scratch:
+        lines, table = Path(scratch) / "events.jsonl", Path(scratch) / "events.parquet"
+        with lines.open("w", encoding="utf-8") as f, pq.ParquetWriter(table, EVENT_SCHEMA) as pw:
+            batch: list[dict[str, Any]] = []
+            for event in iter_events(con):
+                line = to_json(event)
+                f.write(line + "\n")
+                batch.append(event_row(event, line))
+                count += 1
+                if collect:
+                    collected.append(event)
+                if len(batch) >= 10_000:
+                    pw.write_table(pa.Table.from_pylist(batch, schema=EVENT_SCHEMA))
+                    batch = []
+            pw.write_table(pa.Table.from_pylist(batch, schema=EVENT_SCHEMA))
+        for out in outputs:
+            if out.suffix == ".duckdb":
+                _write_duckdb(con, table, out)
+            else:
+                src = lines if out.suffix == ".jsonl" else table
+                _replace(out, lambda tmp, src=src: shutil.copyfile(src, tmp))
+    return count, collected
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def resolve(
+    inputs: Sequence[Path | str | ArticleAnalysis],
+    *,
+    into: Path | str | None = None,
+    outputs: Sequence[Path | str] = (),
+) -> list[dict[str, Any]]:
+    """Resolve records (JSONL/JSON files or ``ArticleAnalysis`` objects) into events.
+
+    ``into``: an events DuckDB data set to extend (created when missing); it is rewritten only
+    when the inputs hold an article it lacks. ``outputs``: files to write by suffix
+    (``.duckdb``, ``.parquet``, ``.jsonl``). Returns every event of the data set, as the
+    ``events.jsonl`` lines. Bad input raises :class:`InputError` before anything is written.
+    """
+    return run(inputs, into=into, outputs=outputs, collect=True)[1]
+
+
+def run(
+    inputs: Sequence[Path | str | ArticleAnalysis],
+    *,
+    into: Path | str | None = None,
+    outputs: Sequence[Path | str] = (),
+    collect: bool = False,
+) -> tuple[int, list[dict[str, Any]]]:
+    """:func:`resolve` that streams: returns the number of events (and the events if
+    ``collect``)."""
+    into = Path(into) if into is not None else None
+    outs = [Path(p) for p in outputs]
+    for out in outs:
+        if out.suffix not in OUTPUT_SUFFIXES:
+            raise InputError(f"{out}: output must end in {', '.join(OUTPUT_SUFFIXES)}")
+    if into is not None and into.suffix != ".duckdb":
+        raise InputError(f"--into {into}: must be an events .duckdb file")
+    loaded: list[tuple[str, ArticleAnalysis]] = []
+    for item in inputs:
+        if isinstance(item, ArticleAnalysis):
+            loaded.append(("input", item))
+        else:
+            loaded += [(str(item), r) for r in load_records(Path(item))]
+    with tempfile.TemporaryDirectory(prefix="summarizer-resolve-") as scratch:
+        # an on-disk working database: DuckDB pages it, so memory stays bounded at any size
+        con = duckdb.connect(str(Path(scratch) / "work.duckdb"))
+        try:
+            return _run(con, loaded, into, outs, collect)
+        finally:
+            con.close()
+
+
+def _run(
+    con: duckdb.DuckDBPyConnection,
+    loaded: list[tuple[str, ArticleAnalysis]],
+    into: Path | None,
+    outs: list[Path],
+    collect: bool,
+) -> tuple[int, list[dict[str, Any]]]:
+    con.execute("set preserve_insertion_order = false")
+    open_dataset(con, into)
+    new = _new_records(con, loaded)
+    if new and _add(con, new):
+        resolve_new(con)
+    elif new:
+        _update_links(con, [], {})
+    if into is not None and (new or not into.exists()):
+        outs = [into, *outs]
+    return write_outputs(con, outs, collect=collect)
