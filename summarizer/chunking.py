@@ -332,8 +332,11 @@ def _joined(events: list[Event]) -> Event:
 def merge_events(per_chunk: list[list[Event]], same: SameEvent = same_event) -> list[Event]:
     """The events of all chunks (spans already in document offsets), each event once: events of
     different chunks that ``same`` matches are joined, the pairs sharing most evidence first, and
-    never two events of one chunk (the model told those apart). Numbered e1, e2, ... in order of
-    their first evidence."""
+    never two events of one chunk (the model told those apart): the rule of
+    ``summarizer.resolution._Clusters`` with chunks for articles. ``same`` is the seam for that
+    module's pair scoring, which sits above the pipeline in the layers (it reads stored records
+    through DuckDB and Splink), so it cannot be called from here yet. Numbered e1, e2, ... in
+    order of their first evidence."""
     flat = [(k, e) for k, events in enumerate(per_chunk) for e in events]
     parent = list(range(len(flat)))
     chunks = [{k} for k, _ in flat]  # the chunks each group has an event from
