@@ -25,7 +25,7 @@ import jinja2
 from pydantic import ConfigDict, PrivateAttr, ValidationInfo, model_validator
 
 from summarizer import llm, prompts
-from summarizer.checks import CheckedExtraction, check_summary, reask_message
+from summarizer.checks import CheckedExtraction, check_summary, reask_message, review
 from summarizer.errors import ConfigError
 from summarizer.faithfulness import date_words
 from summarizer.grounding import ground
@@ -388,6 +388,33 @@ def chunk_issues(number: int, chunk: Chunk, issues: list[Issue]) -> list[Issue]:
     ]
 
 
+CHUNK_BLIND = frozenset({"name_unsupported"})
+"""Checks a chunk cannot decide (a name may be given in a part of the document the chunk lacks,
+"the CENTCOM commander" here, "Gen. McKenzie" three paragraphs up): not re-asked per chunk, run
+on the merged record against the whole text."""
+
+
+class CheckedChunk(CheckedExtraction):
+    """:class:`CheckedExtraction` for one chunk: errors in :data:`CHUNK_BLIND` are no re-ask."""
+
+    model_config = ConfigDict(title="Extraction")  # the request is byte-identical
+
+    @model_validator(mode="after")
+    def _grounded_in_article(self, info: ValidationInfo) -> Self:  # replaces the parent's
+        ctx = info.context or {}
+        if "article" not in ctx:
+            return self
+        published = ctx.get("published")
+        result = review(
+            self, ctx["article"], dt.date.fromisoformat(published) if published else None
+        )
+        errors = [i for i in result.errors if i.code not in CHUNK_BLIND]
+        if errors:
+            raise ValueError(reask_message(errors))
+        self._review = result
+        return self
+
+
 # ------------------------------------------------------------------------------ reduce step
 
 
@@ -435,7 +462,9 @@ class DocumentSummary(SummaryDraft):
 
 
 __all__ = [
+    "CHUNK_BLIND",
     "CONCURRENCY",
+    "CheckedChunk",
     "Chunk",
     "DocumentSummary",
     "Plan",

@@ -98,7 +98,7 @@ async def _analyze_chunks(
                 settings,
                 prompts.load().messages(),
                 prompts.context(part),
-                CheckedExtraction,
+                chunking.CheckedChunk,
                 record_id=article.key,
             )
 
