@@ -20,6 +20,8 @@ import asyncio
 import datetime as dt
 import time
 from collections import Counter
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pydantic import ValidationError
@@ -58,12 +60,23 @@ def analyze(
     messages, context = _prepare(article, settings)
     plan = chunking.plan(article, settings)
     if plan.chunked:
-        return asyncio.run(_analyze_chunks(article, settings, plan, None))
+        return _run(_analyze_chunks(article, settings, plan, None))
     client = client or llm.client(settings)
     outcome = llm.call(
         client, settings, messages, context, CheckedExtraction, record_id=article.key
     )
     return _finish(article, settings, outcome)
+
+
+def _run(job: Coroutine[Any, Any, ArticleAnalysis]) -> ArticleAnalysis:
+    """Run ``job`` to the end from sync code, also where an event loop is running (a notebook):
+    then in a thread of its own."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(job)
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, job).result()
 
 
 async def aanalyze(

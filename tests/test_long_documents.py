@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from itertools import pairwise
@@ -293,3 +294,16 @@ def test_merging_keeps_distinct_events_apart(make_settings: Any) -> None:
     assert len(chunking.merge_events([[strikes, echo]])) == 2
     quotes = chunking.merge_quotes([record.quotes, record.quotes[:3]])
     assert [q.span for q in quotes] == [q.span for q in record.quotes]
+
+
+@pytest.mark.vcr
+@pytest.mark.scripted_only
+@pytest.mark.default_cassette("chunked_seed.yaml")
+def test_sync_analyze_of_a_long_document_works_inside_a_running_event_loop(
+    make_settings: Any,
+) -> None:
+    async def notebook_cell() -> tuple[ArticleAnalysis, chunking.Plan]:
+        return _chunked(make_settings)  # sync code, called where a loop runs (as in Jupyter)
+
+    record, plan = asyncio.run(notebook_cell())
+    assert plan.chunked and record.validation.ok
