@@ -166,3 +166,22 @@ def all_spans(obj: Any) -> list[Span]:
     if hasattr(type(obj), "model_fields"):
         return [s for name in type(obj).model_fields for s in all_spans(getattr(obj, name))]
     return []
+
+
+@pytest.fixture
+def configured(monkeypatch: pytest.MonkeyPatch, scripted_url: str) -> list[str]:
+    """Environment and flags that point the CLI at the scripted server (or its cassettes)."""
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("SUMMARIZER_TRANSPORT_RETRIES", "0")
+    return ["--base-url", scripted_url]
+
+
+def one_line_error(result: Any, code: int, needle: str) -> str:
+    """A CLI result that failed with ``code`` and one ``error: ...`` line holding ``needle``;
+    returns that line."""
+    assert result.exit_code == code, result.output
+    assert "Traceback" not in result.output
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
+    assert needle in lines[0], lines[0]
+    return lines[0]

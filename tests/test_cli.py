@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
-from conftest import TEST_KEY, load_example
+from conftest import TEST_KEY, load_example, one_line_error
 from typer.testing import CliRunner
 
 from summarizer.cli import app
@@ -15,22 +14,6 @@ from summarizer.source import MAX_CHARS
 
 SEED_TEXT, SEED_META = load_example("centcom-strikes-iraq")
 runner = CliRunner()
-
-
-@pytest.fixture
-def configured(monkeypatch: pytest.MonkeyPatch, scripted_url: str) -> list[str]:
-    """Environment and flags that point the CLI at the scripted server (or its cassettes)."""
-    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
-    monkeypatch.setenv("SUMMARIZER_TRANSPORT_RETRIES", "0")
-    return ["--base-url", scripted_url]
-
-
-def _one_line_error(result: Any, code: int, needle: str) -> None:
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert needle in lines[0]
 
 
 @pytest.mark.scripted_only
@@ -68,14 +51,14 @@ def test_model_failure_exits_1(tmp_path: Path, configured: list[str]) -> None:
     path.write_text(SEED_TEXT, encoding="utf-8")
     args = ["run", str(path), "--published", "2020-03-13", "--model", "openai/broken-json"]
     result = runner.invoke(app, args + configured)
-    _one_line_error(result, 1, "no valid answer after 3 attempt(s)")
+    one_line_error(result, 1, "no valid answer after 3 attempt(s)")
     assert TEST_KEY not in result.output
 
 
 def test_no_model_configured_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "article.txt"
     path.write_text(SEED_TEXT, encoding="utf-8")
-    _one_line_error(runner.invoke(app, ["run", str(path)]), 2, "no model configured")
+    one_line_error(runner.invoke(app, ["run", str(path)]), 2, "no model configured")
 
 
 @pytest.mark.parametrize(
@@ -93,18 +76,18 @@ def test_bad_input_exits_2(
 ) -> None:
     path = tmp_path / "article.txt"
     path.write_bytes(content)
-    _one_line_error(runner.invoke(app, ["run", str(path), *configured]), 2, needle)
+    one_line_error(runner.invoke(app, ["run", str(path), *configured]), 2, needle)
 
 
 def test_bad_flags_exit_2(tmp_path: Path, configured: list[str]) -> None:
     path = tmp_path / "article.txt"
     path.write_text(SEED_TEXT, encoding="utf-8")
     bad_date = runner.invoke(app, ["run", str(path), "--published", "13/03/2020", *configured])
-    _one_line_error(bad_date, 2, "ISO date")
+    one_line_error(bad_date, 2, "ISO date")
     bad_mode = runner.invoke(app, ["run", str(path), "--mode", "xml", *configured])
-    _one_line_error(bad_mode, 2, "invalid setting mode")
+    one_line_error(bad_mode, 2, "invalid setting mode")
     missing = runner.invoke(app, ["run", str(tmp_path / "nope.txt"), *configured])
-    _one_line_error(missing, 2, "cannot read")
+    one_line_error(missing, 2, "cannot read")
 
 
 def test_config_masks_the_key(monkeypatch: pytest.MonkeyPatch) -> None:

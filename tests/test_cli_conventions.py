@@ -30,13 +30,6 @@ COMMANDS = ["run", "config", "demo", "validate", "export", "eval", "batch", "rep
 HEAVY = ("openai", "instructor", "rouge_score", "nltk", "pyarrow", "vcr")
 
 
-@pytest.fixture
-def configured(monkeypatch: pytest.MonkeyPatch, scripted_url: str) -> list[str]:
-    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
-    monkeypatch.setenv("SUMMARIZER_TRANSPORT_RETRIES", "0")
-    return ["--base-url", scripted_url]
-
-
 @pytest.fixture(scope="module")
 def records_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo's records (replayed from cassettes/demo) as JSONL."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, TEST_KEY, load_example
+from conftest import ROOT, load_example, one_line_error
 from pydantic import ValidationError
 from rich.console import Console
 from typer.testing import CliRunner
@@ -39,22 +39,6 @@ HOSTILE_ID = "evil\x1b]0;pwned\x07\x1b[2J\x9b31m\u202egnp.exe\x7f"
 def records() -> list[ArticleAnalysis]:
     """The demo's records: real pipeline output, replayed from cassettes/demo."""
     return run_demo()
-
-
-@pytest.fixture
-def configured(monkeypatch: pytest.MonkeyPatch, scripted_url: str) -> list[str]:
-    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
-    monkeypatch.setenv("SUMMARIZER_TRANSPORT_RETRIES", "0")
-    return ["--base-url", scripted_url]
-
-
-def _one_line_error(result: Any, code: int, needle: str) -> str:
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert needle in lines[0], lines[0]
-    return str(lines[0])
 
 
 def _article(tmp_path: Path) -> Path:
@@ -87,7 +71,7 @@ def test_run_refuses_its_input_as_output(tmp_path: Path, configured: list[str], 
     article = _article(tmp_path)
     output = _aliases(article)[alias]
     result = runner.invoke(app, ["run", str(article), "-o", str(output), *configured])
-    _one_line_error(result, 2, "is the input")
+    one_line_error(result, 2, "is the input")
     assert article.read_text(encoding="utf-8") == SEED_TEXT
 
 
@@ -99,9 +83,9 @@ def test_export_and_report_refuse_their_input_as_output(
     before = saved.read_bytes()
     output = _aliases(saved)[alias]
     export = runner.invoke(app, ["export", str(saved), "-f", "csv", "-o", str(output)])
-    _one_line_error(export, 2, "is the input")
+    one_line_error(export, 2, "is the input")
     report = runner.invoke(app, ["report", str(saved), "-o", str(output)])
-    _one_line_error(report, 2, "is the input")
+    one_line_error(report, 2, "is the input")
     assert saved.read_bytes() == before
 
 
@@ -110,7 +94,7 @@ def test_report_refuses_its_source_text_as_output(
 ) -> None:
     article = _article(tmp_path)
     args = ["report", str(_jsonl(tmp_path, records)), "--source", str(article)]
-    _one_line_error(runner.invoke(app, [*args, "-o", str(article)]), 2, "is the input")
+    one_line_error(runner.invoke(app, [*args, "-o", str(article)]), 2, "is the input")
     assert article.read_text(encoding="utf-8") == SEED_TEXT
 
 
@@ -124,7 +108,7 @@ def test_run_checks_its_output_before_any_model_call(
     (tmp_path / "a-file").write_text("x", encoding="utf-8")
     args = ["run", str(_article(tmp_path)), "-o", str(tmp_path / where), *configured]
     # No cassette: a model call would fail on the blocked network instead.
-    _one_line_error(runner.invoke(app, args), 2, "cannot write")
+    one_line_error(runner.invoke(app, args), 2, "cannot write")
 
 
 @pytest.mark.parametrize("flag", ["-o", "--save-records"])
@@ -132,7 +116,7 @@ def test_eval_checks_its_outputs_before_any_model_call(
     tmp_path: Path, configured: list[str], flag: str
 ) -> None:
     args = ["eval", flag, str(tmp_path / "missing" / "x.json"), *configured]
-    _one_line_error(runner.invoke(app, args), 2, "cannot write")
+    one_line_error(runner.invoke(app, args), 2, "cannot write")
 
 
 def _recovered(line: str) -> Path:
@@ -150,7 +134,7 @@ def test_run_keeps_the_paid_result_when_the_output_fails(
 ) -> None:
     """/dev/full passes the check (it is writable) and fails the write: the result survives."""
     args = ["run", str(_article(tmp_path)), "--published", "2020-03-13", "-o", "/dev/full"]
-    line = _one_line_error(runner.invoke(app, args + configured), 2, "cannot write /dev/full")
+    line = one_line_error(runner.invoke(app, args + configured), 2, "cannot write /dev/full")
     saved = _recovered(line)
     assert json.loads(saved.read_text(encoding="utf-8"))["article"]["text_sha256"]
     saved.unlink()
@@ -160,7 +144,7 @@ def test_eval_keeps_the_scores_when_the_output_fails(
     tmp_path: Path, records: list[ArticleAnalysis]
 ) -> None:
     args = ["eval", "--records", str(_jsonl(tmp_path, records)), "-o", "/dev/full"]
-    line = _one_line_error(runner.invoke(app, args), 2, "cannot write /dev/full")
+    line = one_line_error(runner.invoke(app, args), 2, "cannot write /dev/full")
     saved = _recovered(line)
     assert "slots" in json.loads(saved.read_text(encoding="utf-8"))
     saved.unlink()
@@ -235,7 +219,7 @@ def test_error_lines_and_status_lines_escape_hostile_names(
     tmp_path: Path, records: list[ArticleAnalysis]
 ) -> None:
     missing = runner.invoke(app, ["run", str(tmp_path / f"{HOSTILE_ID}.txt")])
-    _one_line_error(missing, 2, printable(HOSTILE_ID))
+    one_line_error(missing, 2, printable(HOSTILE_ID))
     assert _unsafe(missing.stderr) == []
     output = tmp_path / f"{HOSTILE_ID}.csv"
     args = ["export", str(_jsonl(tmp_path, records)), "-f", "csv", "-o", str(output)]
@@ -275,7 +259,7 @@ def test_batch_refuses_bad_numbers(tmp_path: Path, flags: list[str], needle: str
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"id": "a", "text": SEED_TEXT}) + "\n", encoding="utf-8")
     args = ["batch", str(source), "-o", str(tmp_path / "out.jsonl"), "--model", "ollama/x"]
-    _one_line_error(runner.invoke(app, [*args, *flags]), 2, needle)
+    one_line_error(runner.invoke(app, [*args, *flags]), 2, needle)
     assert not (tmp_path / "out.jsonl").exists()
 
 
@@ -305,7 +289,7 @@ def test_prices_must_be_finite_and_not_negative(tmp_path: Path, table: str, need
     source = tmp_path / "in.jsonl"
     source.write_text(json.dumps({"id": "a", "text": SEED_TEXT}) + "\n", encoding="utf-8")
     args = ["batch", str(source), "-o", str(tmp_path / "o.jsonl"), "--prices", str(path)]
-    _one_line_error(runner.invoke(app, [*args, "--model", "ollama/x"]), 2, "not a price table")
+    one_line_error(runner.invoke(app, [*args, "--model", "ollama/x"]), 2, "not a price table")
 
 
 @pytest.mark.parametrize("value", ["20200313", "2020-W11-5", "2020-3-13", "13/03/2020"])
@@ -313,7 +297,7 @@ def test_run_refuses_dates_that_are_not_yyyy_mm_dd(
     tmp_path: Path, configured: list[str], value: str
 ) -> None:
     args = ["run", str(_article(tmp_path)), "--published", value, *configured]
-    _one_line_error(runner.invoke(app, args), 2, "--published")
+    one_line_error(runner.invoke(app, args), 2, "--published")
 
 
 @pytest.mark.parametrize(
@@ -329,18 +313,18 @@ def test_a_bad_environment_value_names_the_variable(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str
 ) -> None:
     monkeypatch.setenv(name, value)
-    _one_line_error(runner.invoke(app, ["config"]), 2, name)
+    one_line_error(runner.invoke(app, ["config"]), 2, name)
 
 
 def test_a_bad_dotenv_value_names_the_variable(tmp_path: Path) -> None:
     (tmp_path / ".env").write_text("SUMMARIZER_TIMEOUT_S=soon\n", encoding="utf-8")
-    _one_line_error(runner.invoke(app, ["run", "x.txt"]), 2, "SUMMARIZER_TIMEOUT_S")
+    one_line_error(runner.invoke(app, ["run", "x.txt"]), 2, "SUMMARIZER_TIMEOUT_S")
 
 
 @pytest.mark.parametrize("url", ["http://user:s3cr3t@[::1", "http://h:s3cr3t/v1", "s3cr3t.host"])
 def test_bad_base_url_is_one_line_without_its_credentials(tmp_path: Path, url: str) -> None:
     result = runner.invoke(app, ["run", str(_article(tmp_path)), "--base-url", url])
-    _one_line_error(result, 2, "--base-url")
+    one_line_error(result, 2, "--base-url")
     assert "s3cr3t" not in result.output
     with pytest.raises(ValidationError) as raised:
         Settings(base_url=url)
@@ -401,7 +385,7 @@ def test_unreadable_json_is_one_line(tmp_path: Path, command: str, kind: str, na
         "export": ["-f", "csv", "-o", str(tmp_path / "e.csv")],
     }[command]
     needle = "nested too deeply" if kind == "deep" else "digits"
-    _one_line_error(runner.invoke(app, [command, str(path), *extra]), 2, needle)
+    one_line_error(runner.invoke(app, [command, str(path), *extra]), 2, needle)
 
 
 @pytest.mark.parametrize("kind", ["deep", "long-int"])
@@ -411,4 +395,4 @@ def test_unreadable_article_input_is_one_line(
     articles = tmp_path / "input.jsonl"
     articles.write_text(_hostile_json(kind, "x") + "\n", encoding="utf-8")
     args = ["validate", str(_jsonl(tmp_path, records)), "--articles", str(articles)]
-    _one_line_error(runner.invoke(app, args), 2, "input.jsonl:1")
+    one_line_error(runner.invoke(app, args), 2, "input.jsonl:1")

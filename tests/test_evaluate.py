@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import TEST_KEY, mucsum_documents
+from conftest import TEST_KEY, mucsum_documents, one_line_error
 from scripted_records import replaying, scripted_records
 from typer.testing import CliRunner
 
@@ -281,24 +281,17 @@ def test_muc_types_follow_the_codes(records: list[ArticleAnalysis]) -> None:
     assert muc_type(event) is None
 
 
-def _one_line_error(result: Any, code: int, needle: str) -> None:
-    assert result.exit_code == code, result.output
-    assert "Traceback" not in result.output
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0], lines
-
-
 def test_eval_refuses_bad_datasets(tmp_path: Path) -> None:
-    _one_line_error(runner.invoke(app, ["eval", "--dataset", "nope"]), 2, "no data set 'nope'")
+    one_line_error(runner.invoke(app, ["eval", "--dataset", "nope"]), 2, "no data set 'nope'")
     bad = tmp_path / "bad.json"
     bad.write_text('{"D1": [{"document": ["x"], "template": {}, "summary": []}]}', encoding="utf-8")
-    _one_line_error(runner.invoke(app, ["eval", "-d", str(bad)]), 2, "template or summary")
+    one_line_error(runner.invoke(app, ["eval", "-d", str(bad)]), 2, "template or summary")
     bad.write_text("[1, 2]", encoding="utf-8")
-    _one_line_error(runner.invoke(app, ["eval", "-d", str(bad)]), 2, "expected a non-empty")
+    one_line_error(runner.invoke(app, ["eval", "-d", str(bad)]), 2, "expected a non-empty")
 
 
 def test_eval_without_a_model_exits_2() -> None:
-    _one_line_error(runner.invoke(app, ["eval"]), 2, "no model configured")
+    one_line_error(runner.invoke(app, ["eval"]), 2, "no model configured")
 
 
 def test_eval_scores_given_records_without_a_model(
