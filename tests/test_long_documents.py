@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import RESPONSES, ROOT, TEST_KEY, all_spans, load_example
+from conftest import RESPONSES, ROOT, TEST_KEY, all_spans, load_example, one_line_error
 from scripted_server import NUM_CTX
 from typer.testing import CliRunner
 
@@ -38,21 +38,15 @@ def test_a_server_that_cuts_the_prompt_is_an_error_naming_the_fix(make_settings:
 
 @pytest.mark.scripted_only
 @pytest.mark.vcr
-def test_run_reports_a_cut_prompt_as_one_line_exit_1(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, scripted_url: str
-) -> None:
+def test_run_reports_a_cut_prompt_as_one_line_exit_1(tmp_path: Path, configured: list[str]) -> None:
     from summarizer.cli import app
 
-    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
-    monkeypatch.setenv("SUMMARIZER_TRANSPORT_RETRIES", "0")
     path = tmp_path / "article.txt"
     path.write_text(SEED_TEXT, encoding="utf-8")
-    args = ["run", str(path), "--published", "2020-03-13", "--base-url", scripted_url]
+    args = ["run", str(path), "--published", "2020-03-13", *configured]
     result = runner.invoke(app, [*args, "--model", "openai/scripted-truncated-context"])
-    assert result.exit_code == 1, result.output
-    assert "Traceback" not in result.output and result.stdout == ""
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: ") and "num_ctx" in lines[0]
+    one_line_error(result, 1, "num_ctx")
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize(
@@ -229,9 +223,8 @@ def test_the_default_ollama_window_is_refused_naming_num_ctx(tmp_path: Path) -> 
     path = tmp_path / "a.txt"
     path.write_text(SEED_TEXT, encoding="utf-8")
     result = runner.invoke(app, ["run", str(path), "--dry-run", "--model", "ollama/qwen2.5:7b"])
-    assert result.exit_code == 2, result.output
-    assert "4,096 tokens (Ollama's default num_ctx)" in result.stderr
-    assert "OLLAMA_CONTEXT_LENGTH" in result.stderr
+    line = one_line_error(result, 2, "4,096 tokens (Ollama's default num_ctx)")
+    assert "OLLAMA_CONTEXT_LENGTH" in line
 
 
 def test_max_chars_is_a_ceiling(tmp_path: Path) -> None:
@@ -240,8 +233,7 @@ def test_max_chars_is_a_ceiling(tmp_path: Path) -> None:
     path = tmp_path / "a.txt"
     path.write_text(SEED_TEXT, encoding="utf-8")
     args = ["run", str(path), "--dry-run", "--max-chars", "1000"]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 2 and "the limit is 1,000" in result.stderr
+    one_line_error(runner.invoke(app, args), 2, "the limit is 1,000")
 
 
 @pytest.mark.vcr
