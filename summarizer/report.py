@@ -28,7 +28,7 @@ import hashlib
 import itertools
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -327,7 +327,9 @@ def write(records: list[ArticleAnalysis], texts: dict[str, str], path: Path) -> 
 
 EXCERPT_CONTEXT = 240
 """Characters of article text shown before the first and after the last span of a member."""
-MAP_WIDTH, MAP_MIN_HEIGHT, MAP_MAX_HEIGHT = 960, 260, 560
+MAP_WIDTH, MAP_MIN_HEIGHT, MAP_MAX_HEIGHT = 960, 240, 440
+MAP_LABELS = 40
+"""Up to this many points, each is labelled with its place."""
 GRATICULE_STEPS = (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30)
 COMPARED = ("date", "place", "PLOVER", "ACLED", "deaths", "actors", "targets", "factuality")
 """A member's fields shown in its column when the members do not all agree on them."""
@@ -481,7 +483,8 @@ def _member_view(
     if record is None or index is None:
         return view
     e = record.events[index]
-    found = [r for r in refs(record, prefix) if r.event == index]
+    column = int(prefix.rsplit("-m", 1)[1])  # its marks take the colour of its column
+    found = [replace(r, event=column) for r in refs(record, prefix) if r.event == index]
     view |= {
         "record": record,
         "eid": f"{prefix}-e{index + 1}",
@@ -576,14 +579,27 @@ def event_map(views: list[dict[str, Any]]) -> dict[str, Any] | None:
         }
         for v in sorted(located, key=lambda v: -v["n_sources"])
     ]
-    return {"width": MAP_WIDTH, "height": round(height, 1), "lines": lines, "points": points}
+    return {
+        "width": MAP_WIDTH,
+        "height": round(height, 1),
+        "lines": lines,
+        "points": points,
+        "labels": len(points) <= MAP_LABELS,
+    }
+
+
+def order(event: dict[str, Any]) -> tuple[str, str, str]:
+    """Events are shown by date (undated last), then place, then ``event_uid``."""
+    date = _get(event, "date", "value")
+    place = _get(event, "place", "text")
+    return (str(date) if date else "~", str(place) if place else "~", event["event_uid"])
 
 
 def _event_page(
     events: list[dict[str, Any]], records: list[ArticleAnalysis], texts: dict[str, str]
 ) -> tuple[str, int, int]:
     by_id = {r.article.id: r for r in records}
-    views = [_event_view(n, e, by_id, texts) for n, e in enumerate(events)]
+    views = [_event_view(n, e, by_id, texts) for n, e in enumerate(sorted(events, key=order))]
     missing, no_text = sum(v["missing"] for v in views), sum(v["no_text"] for v in views)
     style, script, policy = _assets()
     html = (

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from summarizer import resolve, write_report
 from summarizer.cli import app
 from summarizer.records import sha256
-from summarizer.report import load_events, render, render_events
+from summarizer.report import load_events, order, render, render_events
 from summarizer.schema import ArticleAnalysis
 
 runner = CliRunner()
@@ -68,7 +68,7 @@ def corpus() -> tuple[list[ArticleAnalysis], dict[str, str]]:
 @pytest.fixture(scope="module")
 def data() -> tuple[list[dict[str, Any]], list[ArticleAnalysis], dict[str, str]]:
     records, texts = corpus()
-    return resolve(records), records, texts
+    return sorted(resolve(records), key=order), records, texts  # as the page shows them
 
 
 def members(html: str, section: str) -> list[str]:
@@ -83,9 +83,10 @@ def test_the_index_lists_each_event_once_with_its_articles(data: Any) -> None:
     html = render_events(events, records, texts)
     assert len(events) == 3
     rows = re.findall(r'<tr data-event="(ev\d+)">(.*?)</tr>', html, flags=re.S)
-    assert [r[0] for r in rows] == ["ev0", "ev1", "ev2"]  # one row per event, in data set order
+    assert [r[0] for r in rows] == ["ev0", "ev1", "ev2"]  # one row per event
+    assert [e["date"]["value"] for e in events] == ["2020-05-01", "2020-05-02", "2020-06-08"]
     for (section, row), ev in zip(rows, events, strict=True):
-        listed = re.findall(r'<a class="member" href="#[^"]+">([^<]+)</a>', row)
+        listed = re.findall(r'<a class="source" href="#[^"]+">([^<]+)</a>', row)
         expected = [m["article_id"] for m in ev["members"]]
         assert listed == expected
         assert members(html, section) == expected  # one column per member
@@ -187,7 +188,7 @@ def test_report_command_on_a_data_set(data: Any, tmp_path: Path) -> None:
 def test_write_report_takes_a_data_set(data: Any, tmp_path: Path) -> None:
     events, records, texts = data
     resolve(records, outputs=[tmp_path / "events.duckdb"])
-    assert load_events(tmp_path / "events.duckdb") == events
+    assert sorted(load_events(tmp_path / "events.duckdb"), key=order) == events
     page = tmp_path / "events.html"
     assert write_report(records, page, texts, events=tmp_path / "events.duckdb") == 0
     assert page.read_text(encoding="utf-8") == render_events(events, records, texts)
@@ -218,16 +219,17 @@ def test_event_report_in_chromium(browser: Any, data: Any, tmp_path: Path) -> No
     assert all(a["x"] + a["width"] <= b["x"] for a, b in itertools.pairwise(cols))
     assert cols[-1]["x"] + cols[-1]["width"] <= 1400  # all three fit in the window
 
+    ARTIFACTS.mkdir(exist_ok=True)
+    browser.save_screenshot(str(ARTIFACTS / "report-events.png"))
+    assert (ARTIFACTS / "report-events.png").stat().st_size > 10_000
+
     # A map point leads to its event; hovering a mark lights its member's summary.
     browser.find_element(By.CSS_SELECTOR, f"#map a.point[data-event='ev{joe}']").click()
     assert browser.current_url.endswith(f"#ev{joe}")
-    ARTIFACTS.mkdir(exist_ok=True)
-    browser.save_screenshot(str(ARTIFACTS / "report-events-event.png"))
     mark = browser.find_element(By.CSS_SELECTOR, f"#ev{joe}-m1 mark")
+    assert "ev1" in mark.get_attribute("class").split()  # the colour of its column
     ActionChains(browser).move_to_element(mark).perform()
     summary = browser.find_element(By.CSS_SELECTOR, f"#ev{joe}-m1 p.summary")
     assert "hl" in summary.get_attribute("class")
-    browser.execute_script("window.scrollTo(0, 0)")
-    browser.save_screenshot(str(ARTIFACTS / "report-events.png"))
-    assert (ARTIFACTS / "report-events.png").stat().st_size > 10_000
+    browser.save_screenshot(str(ARTIFACTS / "report-events-event.png"))
     assert _errors(browser) == []
