@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markupsafe import escape
+from scripted_records import scripted_records, texts
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from test_report import ARTIFACTS, LOOPBACK, _errors, _js, _open, browser  # noqa: F401
@@ -233,3 +235,27 @@ def test_event_report_in_chromium(browser: Any, data: Any, tmp_path: Path) -> No
     assert "hl" in summary.get_attribute("class")
     browser.save_screenshot(str(ARTIFACTS / "report-events-event.png"))
     assert _errors(browser) == []
+
+
+def test_pipeline_records_each_column_marks_its_own_event_only(
+    request: pytest.FixtureRequest, scripted_url: str
+) -> None:
+    """The 13 records of the real pipeline (several events per article): every event record's
+    column marks its evidence and no other event's."""
+    records = scripted_records(request.config, scripted_url)
+    events = sorted(resolve(records), key=order)
+    by_sha = {sha256(t): t for t in texts().values()}
+    html = render_events(events, records, by_sha)
+    assert html.count('<div class="member ') == sum(len(r.events) for r in records)
+    assert len(re.findall(r'<tr data-event="ev\d+">', html)) == len(events)
+    for n, ev in enumerate(events):
+        for k, m in enumerate(ev["members"]):
+            rec = next(r for r in records if r.article.id == m["article_id"])
+            index = next(i for i, e in enumerate(rec.events) if e.id == m["event_id"])
+            column = html.split(f'id="ev{n}-m{k}">', 1)[1].split('<div class="member', 1)[0]
+            column = column.split("</section>", 1)[0]
+            owners = set(re.findall(r'data-owners="([^"]+)"', column))
+            assert owners == {f"ev{n}-m{k}-e{index + 1}"}
+            marked = "".join(re.findall(r"<mark [^>]*>(.*?)</mark>", column, flags=re.S))
+            for span in rec.events[index].evidence:
+                assert str(escape(span.text)) in marked
