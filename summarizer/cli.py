@@ -879,8 +879,8 @@ def report(
         )
     if missing:
         typer.echo(
-            f"warning: no article text for {missing} record(s) (matched by text_sha256); "
-            "they are shown without it",
+            f"warning: no article text for {missing} {'report' if dataset else 'record'}(s) "
+            "(matched by text_sha256); they are shown without it",
             err=True,
         )
 
