@@ -575,7 +575,7 @@ def event_map(views: list[dict[str, Any]]) -> dict[str, Any] | None:
             "view": v,
             "x": x(v["point"][1]),
             "y": y(v["point"][0]),
-            "r": round(min(4 + 3 * math.sqrt(v["n_sources"]), 24), 1),
+            "r": round(min(2 + 2.5 * math.sqrt(v["n_sources"]), 18), 1),
         }
         for v in sorted(located, key=lambda v: -v["n_sources"])
     ]

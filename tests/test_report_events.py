@@ -25,7 +25,7 @@ from typer.testing import CliRunner
 from summarizer import resolve, write_report
 from summarizer.cli import app
 from summarizer.records import sha256
-from summarizer.report import load_events, order, render, render_events
+from summarizer.report import event_map, load_events, order, render, render_events
 from summarizer.schema import ArticleAnalysis
 
 runner = CliRunner()
@@ -259,3 +259,33 @@ def test_pipeline_records_each_column_marks_its_own_event_only(
             marked = "".join(re.findall(r"<mark [^>]*>(.*?)</mark>", column, flags=re.S))
             for span in rec.events[index].evidence:
                 assert str(escape(span.text)) in marked
+
+
+@pytest.mark.parametrize(
+    "places",
+    [
+        [(41.88, -87.63)],  # one point: a frame around it
+        [(51.5, -0.13), (-33.87, 151.21), (64.15, -21.94), (-54.8, -68.3)],  # the world
+    ],
+)
+def test_the_map_is_equirectangular_and_frames_every_point(
+    places: list[tuple[float, float]],
+) -> None:
+    views = [
+        {"id": f"ev{n}", "point": p, "n_sources": n + 1, "place": "x"} for n, p in enumerate(places)
+    ]
+    drawn = event_map(views)
+    assert drawn is not None and len(drawn["points"]) == len(places)
+    assert event_map([{"point": None}]) is None
+    at = {p["view"]["id"]: (p["x"], p["y"]) for p in drawn["points"]}
+    for p in drawn["points"]:
+        assert p["r"] <= p["x"] <= drawn["width"] - p["r"]
+        assert p["r"] <= p["y"] <= drawn["height"] - p["r"]
+    for (a, pa), (b, pb) in itertools.combinations([(v["id"], v["point"]) for v in views], 2):
+        (xa, ya), (xb, yb) = at[a], at[b]
+        # one scale on both axes: degrees east are as long as degrees north
+        if abs(pa[1] - pb[1]) > 1 and abs(pa[0] - pb[0]) > 1:
+            per_lon = (xb - xa) / (pb[1] - pa[1])
+            per_lat = (ya - yb) / (pb[0] - pa[0])
+            assert per_lon == pytest.approx(per_lat, rel=0.01)
+    assert len([line for line in drawn["lines"] if line[0] == "lon"]) >= 2
