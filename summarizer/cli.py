@@ -818,7 +818,7 @@ def report(
         typer.Argument(
             metavar="RECORDS|EVENTS",
             help="RECORD.json (one or a list) or OUT.jsonl; or an events data set from `resolve` "
-            "(events.duckdb, or events.jsonl with --records)",
+            "(events.duckdb or events.parquet, or events.jsonl with --records)",
         ),
     ],
     output: Annotated[
@@ -841,7 +841,7 @@ def report(
     from summarizer import records as records_module
     from summarizer import report as report_module
 
-    dataset = records.suffix == ".duckdb" or members is not None
+    dataset = records.suffix in (".duckdb", ".parquet") or members is not None
     if dataset and members is None:
         raise _fail(
             f"{records} is an events data set: give --records OUT.jsonl, the records it was "

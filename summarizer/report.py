@@ -336,8 +336,8 @@ COMPARED = ("date", "place", "PLOVER", "ACLED", "deaths", "actors", "targets", "
 
 
 def load_events(path: Path) -> list[dict[str, Any]]:
-    """The events of a data set written by ``summarizer resolve``: an ``events.duckdb`` (its
-    ``events`` table) or an ``events.jsonl``, as the ``events.jsonl`` objects."""
+    """The events of a data set written by ``summarizer resolve`` (``events.duckdb``,
+    ``events.parquet`` or ``events.jsonl``), as the ``events.jsonl`` objects."""
     if path.suffix == ".duckdb":
         import duckdb  # only for data sets
 
@@ -350,6 +350,15 @@ def load_events(path: Path) -> list[dict[str, Any]]:
         except duckdb.Error as exc:
             first = str(exc).splitlines()[0]
             raise InputError(f"{path}: not an events data set ({first})") from None
+    elif path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            lines = pq.read_table(path, columns=["detail"]).column("detail").to_pylist()
+        except (OSError, KeyError, pa.ArrowException) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{path}: not an events data set ({first})") from None
     else:
         try:
             lines = path.read_text(encoding="utf-8").splitlines()
@@ -358,7 +367,7 @@ def load_events(path: Path) -> list[dict[str, Any]]:
             raise InputError(f"{path}: cannot read ({why})") from None
     events = []
     for n, line in enumerate(lines, start=1):
-        if not line.strip():
+        if not isinstance(line, str) or not line.strip():
             continue
         try:
             event = orjson.loads(line)

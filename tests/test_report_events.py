@@ -158,9 +158,10 @@ def test_report_command_on_a_data_set(data: Any, tmp_path: Path) -> None:
     arts.mkdir()
     for n, text in enumerate(list(texts.values())[:3]):
         (arts / f"{n}.txt").write_text(text, encoding="utf-8")
-    resolve(records, outputs=[tmp_path / "events.duckdb", tmp_path / "events.jsonl"])
+    names = ("events.duckdb", "events.parquet", "events.jsonl")
+    resolve(records, outputs=[tmp_path / name for name in names])
     pages = []
-    for dataset in ("events.duckdb", "events.jsonl"):
+    for dataset in names:
         page = tmp_path / f"{dataset}.html"
         args = [str(tmp_path / dataset), "--records", str(out), "--articles", str(arts)]
         result = runner.invoke(app, ["report", *args, "-o", str(page)])
@@ -169,7 +170,7 @@ def test_report_command_on_a_data_set(data: Any, tmp_path: Path) -> None:
         assert "warning: 1 report(s) of the data set are not in the records" in result.stderr
         assert "warning: no article text for 1 " in result.stderr
         pages.append(page.read_text(encoding="utf-8"))
-    assert pages[0] == pages[1]  # the same data set either way
+    assert pages[0] == pages[1] == pages[2]  # the same data set either way
     assert pages[0].count('class="article-text excerpt"') == 3
     assert "1 member report not found in the records given" in pages[0]
 
@@ -181,10 +182,14 @@ def test_report_command_on_a_data_set(data: Any, tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ") and "not a resolved event" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
-    result = runner.invoke(
-        app, ["report", str(tmp_path / "no.duckdb"), "--records", str(out), "-o", str(page)]
-    )
-    assert result.exit_code == 2 and "no such file" in result.stderr
+    for name in ("no.duckdb", "no.jsonl"):
+        args = ["report", str(tmp_path / name), "--records", str(out), "-o", str(page)]
+        result = runner.invoke(app, args)
+        assert result.exit_code == 2 and result.stderr.startswith("error: "), result.output
+    (tmp_path / "bad.parquet").write_bytes(b"PAR1 not parquet")
+    args = ["report", str(tmp_path / "bad.parquet"), "--records", str(out), "-o", str(page)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2 and "not an events data set" in result.stderr
 
 
 def test_write_report_takes_a_data_set(data: Any, tmp_path: Path) -> None:
