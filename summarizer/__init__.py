@@ -73,18 +73,29 @@ def write_report(
     records: list[ArticleAnalysis] | ArticleAnalysis,
     path: str | Path,
     texts: list[str] | dict[str, str] | None = None,
+    *,
+    events: str | Path | list[dict[str, Any]] | None = None,
 ) -> int:
     """Write the self-contained HTML evidence report of ``records`` to ``path`` (what
     ``summarizer report`` writes). ``texts`` are the article texts (a list, or the dict
-    ``{text_sha256: text}``), matched to records by hash; return how many records had none."""
+    ``{text_sha256: text}``), matched to records by hash; return how many records had none.
+
+    With ``events`` (an ``events.duckdb`` or ``events.jsonl`` from :func:`resolve`, or the
+    events it returned), the page is the event report instead: the events' index and map, and
+    each event's reports (taken from ``records``) side by side; return how many of those
+    reports had no record or no text."""
     from summarizer.records import sha256
-    from summarizer.report import write
+    from summarizer.report import load_events, write, write_events
 
     if not isinstance(records, list):
         records = [records]
     if not isinstance(texts, dict):
         texts = {sha256(text): text for text in texts or ()}
-    return write(records, texts, Path(path))
+    if events is None:
+        return write(records, texts, Path(path))
+    if not isinstance(events, list):
+        events = load_events(Path(events))
+    return sum(write_events(events, records, texts, Path(path)))
 
 
 def _export(

@@ -858,40 +858,78 @@ def batch(
     epilog=_examples(
         "summarizer report out.jsonl --articles input.jsonl -o report.html",
         "summarizer report record.json --source article.txt -o - > page.html",
+        "summarizer report events.duckdb --records out.jsonl --articles input.jsonl -o events.html",
     )
 )
 def report(
-    records: RecordsArg,
+    records: Annotated[
+        Path,
+        typer.Argument(
+            metavar="RECORDS|EVENTS",
+            help="RECORD.json (one or a list) or OUT.jsonl; or an events data set from `resolve` "
+            "(events.duckdb or events.parquet, or events.jsonl with --records)",
+        ),
+    ],
     output: Annotated[
         Path, typer.Option("--output", "-o", metavar="FILE", help="HTML file to write (-: stdout)")
     ] = Path("report.html"),
     source: SourceOpt = None,
     articles: ArticlesOpt = None,
+    members: Annotated[
+        Path | None,
+        typer.Option(
+            "--records",
+            metavar="OUT.jsonl",
+            help="for an events data set: the records it was resolved from",
+        ),
+    ] = None,
 ) -> None:
     """Write a self-contained HTML evidence report: the article with every span highlighted and
-    linked to the events, quotes and bullets it supports (an index for several records)."""
+    linked to the events, quotes and bullets it supports (an index for several records). For an
+    events data set: the events' index and map, and each event's reports side by side."""
     from summarizer import records as records_module
     from summarizer import report as report_module
 
-    _checked(output, records, source, articles)
-    loaded = _records(records)
+    dataset = records.suffix in (".duckdb", ".parquet") or members is not None
+    if dataset and members is None:
+        raise _fail(
+            f"{records} is an events data set: give --records OUT.jsonl, the records it was "
+            "resolved from",
+            EXIT_USAGE,
+        )
+    _checked(output, records, source, articles, members)
+    try:
+        events = report_module.load_events(records) if dataset else []
+    except SummarizerError as exc:
+        raise _failed(exc) from None
+    loaded = _records(members if members is not None else records)
     texts: dict[str, str] = {}
     try:
         for path in (source, articles):
             if path is not None:
                 texts |= records_module.load_texts(path)
         with _file_or_stdout(output, ".html") as page:
-            missing = report_module.write(loaded, texts, page)
+            if dataset:
+                unknown, missing = report_module.write_events(events, loaded, texts, page)
+            else:
+                unknown, missing = 0, report_module.write(loaded, texts, page)
     except SummarizerError as exc:
         raise _failed(exc) from None
     except OSError as exc:
         raise _fail(f"cannot write {output}: {exc.strerror or exc}", EXIT_USAGE) from None
     shown = "stdout" if _stdout(output) else output
-    typer.echo(printable(f"{len(loaded)} record(s) -> {shown}"), err=True)
+    what = f"{len(events)} event(s) from " if dataset else ""
+    typer.echo(printable(f"{what}{len(loaded)} record(s) -> {shown}"), err=True)
+    if unknown:
+        typer.echo(
+            f"warning: {unknown} report(s) of the data set are not in the records given "
+            "(matched by article id); their stored evidence is shown",
+            err=True,
+        )
     if missing:
         typer.echo(
-            f"warning: no article text for {missing} record(s) (matched by text_sha256); "
-            "they are shown without it",
+            f"warning: no article text for {missing} {'report' if dataset else 'record'}(s) "
+            "(matched by text_sha256); they are shown without it",
             err=True,
         )
 

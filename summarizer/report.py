@@ -26,18 +26,20 @@ import base64
 import functools
 import hashlib
 import itertools
+import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import jinja2
+import orjson
 from markupsafe import Markup, escape
 
-from summarizer.errors import printable
+from summarizer.errors import InputError, printable
 from summarizer.output import _date, _deaths
 from summarizer.resources import __version__
-from summarizer.schema import ArticleAnalysis, Issue, Span
+from summarizer.schema import ArticleAnalysis, Event, Issue, Span
 
 TEMPLATES = Path(__file__).parent / "templates"
 PALETTE = ("#77AADD", "#EE8866", "#EEDD88", "#FFAABB", "#99DDFF", "#44BB99", "#BBCC33")
@@ -315,3 +317,334 @@ def write(records: list[ArticleAnalysis], texts: dict[str, str], path: Path) -> 
     """Write the page; return how many records had no article text."""
     path.write_text(render(records, texts), encoding="utf-8")
     return sum(r.article.text_sha256 not in texts for r in records)
+
+
+# --------------------------------------------------------------------------- event report
+# One page per resolved event data set (``summarizer resolve``): an index and a map of the events,
+# then one section per event with its sources side by side. Ids are positions here too: ``ev3``
+# is the fourth event, ``ev3-m1`` its second member, and ``ev3-m1-e2`` that member's event
+# (``e2``: the second event of its record), so the page script links marks and fields as above.
+
+EXCERPT_CONTEXT = 240
+"""Characters of article text shown before the first and after the last span of a member."""
+MAP_WIDTH, MAP_MIN_HEIGHT, MAP_MAX_HEIGHT = 960, 240, 440
+MAP_LABELS = 40
+"""Up to this many points, each is labelled with its place."""
+GRATICULE_STEPS = (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30)
+COMPARED = ("date", "place", "PLOVER", "ACLED", "deaths", "actors", "targets", "factuality")
+"""A member's fields shown in its column when the members do not all agree on them."""
+
+
+def load_events(path: Path) -> list[dict[str, Any]]:
+    """The events of a data set written by ``summarizer resolve`` (``events.duckdb``,
+    ``events.parquet`` or ``events.jsonl``), as the ``events.jsonl`` objects."""
+    if path.suffix == ".duckdb":
+        import duckdb  # only for data sets
+
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        try:
+            with duckdb.connect(str(path), read_only=True) as con:
+                query = "select detail from events order by event_uid"
+                lines = [d for (d,) in con.execute(query).fetchall()]
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            raise InputError(f"{path}: not an events data set ({first})") from None
+    elif path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            lines = pq.read_table(path, columns=["detail"]).column("detail").to_pylist()
+        except (OSError, KeyError, pa.ArrowException) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{path}: not an events data set ({first})") from None
+    else:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            raise InputError(f"{path}: cannot read ({why})") from None
+    events = []
+    for n, line in enumerate(lines, start=1):
+        if not isinstance(line, str) or not line.strip():
+            continue
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise InputError(f"{path}:{n}: not JSON") from None
+        members = event.get("members") if isinstance(event, dict) else None
+        if not (
+            isinstance(event, dict)
+            and isinstance(event.get("event_uid"), str)
+            and isinstance(members, list)
+            and all(
+                isinstance(m, dict)
+                and isinstance(m.get("article_id"), str)
+                and isinstance(m.get("event_id"), str)
+                for m in members
+            )
+        ):
+            raise InputError(f"{path}:{n}: not a resolved event (see `summarizer resolve`)")
+        events.append(event)
+    if not events:
+        raise InputError(f"{path} holds no event")
+    return events
+
+
+def _get(d: Any, *keys: str) -> Any:
+    """``d[k1][k2]...``, or None where the data set lacks it (files may be hand-edited)."""
+    for k in keys:
+        d = d.get(k) if isinstance(d, dict) else None
+    return d
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _number(value: Any, low: float, high: float) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    return float(value) if ok and math.isfinite(value) and low <= value <= high else None
+
+
+def _point(event: dict[str, Any]) -> tuple[float, float] | None:
+    lat = _number(_get(event, "place", "latitude"), -90, 90)
+    lon = _number(_get(event, "place", "longitude"), -180, 180)
+    return (lat, lon) if lat is not None and lon is not None else None
+
+
+def _fields(e: Event) -> dict[str, str]:
+    """The compared fields of one member event, as shown."""
+    place = e.location.text if e.location else "—"
+    return {
+        "date": _date(e),
+        "place": place + (f" ({e.location.country})" if e.location and e.location.country else ""),
+        "PLOVER": e.plover + (f":{e.plover_mode}" if e.plover_mode else ""),
+        "ACLED": e.acled_sub_event_type or "none",
+        "deaths": _deaths(e),
+        "actors": ", ".join(a.name for a in e.actors) or "—",
+        "targets": ", ".join(a.name for a in e.targets) or "—",
+        "factuality": e.factuality,
+    }
+
+
+def _excerpt(text: str, found: list[Ref]) -> tuple[list[Segment], bool, bool]:
+    """The text around ``found`` (:data:`EXCERPT_CONTEXT` either side, cut at a space), as
+    segments; and whether text was left out before and after."""
+    pieces = segments(text, found)
+    usable = [r.span for r in found if 0 <= r.span.start < r.span.end <= len(text)]
+    if not usable:
+        return pieces, False, False
+    first, last = min(s.start for s in usable), max(s.end for s in usable)
+    lo, hi = max(0, first - EXCERPT_CONTEXT), min(len(text), last + EXCERPT_CONTEXT)
+    space = text.find(" ", lo, first)  # start and end on a word boundary where there is one
+    lo = space + 1 if lo and space != -1 else lo
+    space = text.rfind(" ", last, hi)
+    hi = space if hi < len(text) and space != -1 else hi
+    out, at = [], 0
+    for p in pieces:
+        a, b = at, at + len(p.text)
+        at = b
+        if b <= lo or a >= hi:
+            continue
+        out.append(Segment(p.text[max(lo, a) - a : min(hi, b) - a], p.refs, p.anchors))
+    return out, lo > 0, hi < len(text)
+
+
+def _member_view(
+    prefix: str,
+    member: dict[str, str],
+    event: dict[str, Any],
+    records: dict[str, ArticleAnalysis],
+    texts: dict[str, str],
+) -> dict[str, Any]:
+    aid, eid = member["article_id"], member["event_id"]
+    stored = next(
+        (x for x in event.get("evidence") or [] if _get(x, "article_id") == aid
+         and _get(x, "event_id") == eid),
+        {},
+    )  # fmt: skip
+    link = next(
+        (x for x in _get(event, "match", "links") or [] if _get(x, "article_id") == aid
+         and _get(x, "event_id") == eid),
+        None,
+    )  # fmt: skip
+    joined = _get(link, "joined_to")
+    view: dict[str, Any] = {
+        "id": prefix,
+        "article_id": aid,
+        "event_id": eid,
+        "record": None,
+        "summary": _get(stored, "summary") or "",
+        "spans": [s for s in _get(stored, "spans") or [] if isinstance(_get(s, "text"), str)],
+        "joined_to": "/".join(str(x) for x in joined.values())
+        if isinstance(joined, dict)
+        else (str(joined) if joined else None),
+        "weight": _number(_get(link, "match_weight"), -1e9, 1e9),
+        "probability": _number(_get(link, "match_probability"), 0, 1),
+        "agreed": [str(a) for a in _get(link, "agreed") or []],
+        "fields": {},
+        "segments": None,
+    }
+    record = records.get(aid)
+    index = next((n for n, e in enumerate(record.events) if e.id == eid), None) if record else None
+    if record is None or index is None:
+        return view
+    e = record.events[index]
+    column = int(prefix.rsplit("-m", 1)[1])  # its marks take the colour of its column
+    found = [replace(r, event=column) for r in refs(record, prefix) if r.event == index]
+    view |= {
+        "record": record,
+        "eid": f"{prefix}-e{index + 1}",
+        "event": e,
+        "summary": e.summary,
+        "spans": [s.model_dump() for s in e.evidence],
+        "fields": _fields(e),
+        "refs": {r.id for r in found},
+    }
+    text = texts.get(record.article.text_sha256)
+    if text is not None:
+        view["segments"], view["cut_before"], view["cut_after"] = _excerpt(text, found)
+    return view
+
+
+def _event_view(
+    n: int, event: dict[str, Any], records: dict[str, ArticleAnalysis], texts: dict[str, str]
+) -> dict[str, Any]:
+    prefix = f"ev{n}"
+    members = [
+        _member_view(f"{prefix}-m{k}", m, event, records, texts)
+        for k, m in enumerate(event["members"])
+    ]
+    known = [m for m in members if m["fields"]]
+    differ = [f for f in COMPARED if len({m["fields"][f] for m in known}) > 1]
+    plover = _get(event, "plover", "value")
+    sub = _get(event, "acled_sub_event_type", "value")
+    return {
+        "id": prefix,
+        "e": event,
+        "uid": event["event_uid"],
+        "date": _get(event, "date", "value") or "date unknown",
+        "place": _get(event, "place", "text") or "place unknown",
+        "country": _get(event, "place", "country") or "",
+        "type": " · ".join(str(x) for x in (plover, sub) if x) or "—",
+        "fatalities": _get(event, "fatalities", "value"),
+        "n_sources": len({m["article_id"] for m in event["members"]}),
+        "point": _point(event),
+        "members": members,
+        "differ": differ,
+        "kind": _text(_get(event, "kind")),
+        "follow_up_of": _text(_get(event, "follow_up_of")),
+        "same_as": [str(u) for u in _get(event, "same_as") or []],
+        "first_report": _text(_get(event, "first_report")),
+        "last_report": _text(_get(event, "last_report")),
+        "missing": sum(m["record"] is None for m in members),
+        "no_text": sum(m["record"] is not None and m["segments"] is None for m in members),
+    }
+
+
+def _step(span: float) -> float:
+    """A graticule step giving about four to eight lines across ``span`` degrees."""
+    return next((s for s in GRATICULE_STEPS if span / s <= 8), GRATICULE_STEPS[-1])
+
+
+def event_map(views: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """An equirectangular map of the geocoded events, framed on them: the SVG size, graticule
+    lines and one point per event (radius growing with its sources, largest drawn first)."""
+    located = [v for v in views if v["point"]]
+    if not located:
+        return None
+    lats = [v["point"][0] for v in located]
+    lons = [v["point"][1] for v in located]
+    pad_lat = max((max(lats) - min(lats)) * 0.15, 0.5)
+    pad_lon = max((max(lons) - min(lons)) * 0.15, 0.5)
+    s, n = max(-90.0, min(lats) - pad_lat), min(90.0, max(lats) + pad_lat)
+    w, e = max(-180.0, min(lons) - pad_lon), min(180.0, max(lons) + pad_lon)
+    scale = min(MAP_WIDTH / (e - w), MAP_MAX_HEIGHT / (n - s))  # pixels per degree, both axes
+    grow_lon = (MAP_WIDTH / scale - (e - w)) / 2
+    w, e = w - grow_lon, e + grow_lon
+    height = max(MAP_MIN_HEIGHT, (n - s) * scale)
+    grow_lat = (height / scale - (n - s)) / 2
+    s, n = s - grow_lat, n + grow_lat
+
+    def x(lon: float) -> float:
+        return round((lon - w) * scale, 1)
+
+    def y(lat: float) -> float:
+        return round((n - lat) * scale, 1)
+
+    step = _step(max(e - w, n - s))
+    meridians = range(math.ceil(w / step), math.floor(e / step) + 1)
+    parallels = range(math.ceil(s / step), math.floor(n / step) + 1)
+    lines = [("lon", x(k * step), f"{k * step:g}°") for k in meridians]
+    lines += [("lat", y(k * step), f"{k * step:g}°") for k in parallels]
+    points = [
+        {
+            "view": v,
+            "x": x(v["point"][1]),
+            "y": y(v["point"][0]),
+            "r": round(min(2 + 2.5 * math.sqrt(v["n_sources"]), 18), 1),
+        }
+        for v in sorted(located, key=lambda v: -v["n_sources"])
+    ]
+    return {
+        "width": MAP_WIDTH,
+        "height": round(height, 1),
+        "lines": lines,
+        "points": points,
+        "labels": len(points) <= MAP_LABELS,
+    }
+
+
+def order(event: dict[str, Any]) -> tuple[str, str, str]:
+    """Events are shown by date (undated last), then place, then ``event_uid``."""
+    date = _get(event, "date", "value")
+    place = _get(event, "place", "text")
+    return (str(date) if date else "~", str(place) if place else "~", event["event_uid"])
+
+
+def _event_page(
+    events: list[dict[str, Any]], records: list[ArticleAnalysis], texts: dict[str, str]
+) -> tuple[str, int, int]:
+    by_id = {r.article.id: r for r in records}
+    views = [_event_view(n, e, by_id, texts) for n, e in enumerate(sorted(events, key=order))]
+    missing, no_text = sum(v["missing"] for v in views), sum(v["no_text"] for v in views)
+    style, script, policy = _assets()
+    html = (
+        _environment()
+        .get_template("events.html.j2")
+        .render(
+            events=views,
+            uids={v["uid"]: v["id"] for v in views},
+            map=event_map(views),
+            articles=len({m["article_id"] for v in views for m in v["members"]}),
+            event_classes=event_classes,
+            style=style,
+            script=script,
+            policy=policy,
+            version=__version__,
+            missing=missing,
+            no_text=no_text,
+        )
+    )
+    return html, missing, no_text
+
+
+def render_events(
+    events: list[dict[str, Any]], records: list[ArticleAnalysis], texts: dict[str, str]
+) -> str:
+    """The HTML page of a resolved event data set (:func:`load_events`): the events' index and
+    map, then each event with its member reports side by side. ``records`` are the records the
+    data set was built from (matched by article id), ``texts`` the article texts by SHA-256."""
+    return _event_page(events, records, texts)[0]
+
+
+def write_events(
+    events: list[dict[str, Any]], records: list[ArticleAnalysis], texts: dict[str, str], path: Path
+) -> tuple[int, int]:
+    """Write the event page; return how many member reports had no record, and how many had a
+    record but no article text."""
+    html, missing, no_text = _event_page(events, records, texts)
+    path.write_text(html, encoding="utf-8")
+    return missing, no_text
