@@ -840,6 +840,7 @@ def report(
     events data set: the events' index and map, and each event's reports side by side."""
     from summarizer import records as records_module
     from summarizer import report as report_module
+    from summarizer import resolution
 
     dataset = records.suffix in (".duckdb", ".parquet") or members is not None
     if dataset and members is None:
@@ -850,7 +851,7 @@ def report(
         )
     _checked(output, records, source, articles, members)
     try:
-        events = report_module.load_events(records) if dataset else []
+        events = resolution.load_events(records) if dataset else []
     except SummarizerError as exc:
         raise _failed(exc) from None
     loaded = _records(members if members is not None else records)
