@@ -1137,13 +1137,15 @@ def resolve(
     outputs: Sequence[Path | str] = (),
     adjudicate: bool = False,
     settings: Settings | None = None,
+    cache: Path | str | None = None,
 ) -> list[dict[str, Any]]:
     """Resolve records (JSONL/JSON files or ``ArticleAnalysis`` objects) into events.
 
     ``into``: an events DuckDB data set to extend (created when missing); it is rewritten only
     when the inputs hold an article it lacks. ``outputs``: files to write by suffix
     (``.duckdb``, ``.parquet``, ``.jsonl``). ``adjudicate``: the model (``settings``, default
-    from the environment) judges borderline pairs (:mod:`summarizer.adjudicate`). Returns every
+    from the environment) judges borderline pairs (:mod:`summarizer.adjudicate`; ``cache``: its
+    SQLite cache file). Returns every
     event of the data set, as the ``events.jsonl`` lines. Bad input raises :class:`InputError`
     before anything is written.
     """
@@ -1151,7 +1153,7 @@ def resolve(
     if adjudicate:
         from summarizer.adjudicate import Adjudicator
 
-        adjudicator = Adjudicator(settings or Settings())
+        adjudicator = Adjudicator(settings or Settings(), Path(cache) if cache else None)
     try:
         return run(inputs, into=into, outputs=outputs, collect=True, adjudicator=adjudicator)[1]
     finally:
