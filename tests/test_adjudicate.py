@@ -208,3 +208,24 @@ def test_check_refuses_inconsistent_and_unquoted_verdicts() -> None:
     assert "no evidence span" in (adjudicate.check(ok.model_copy(update={"spans": []}), a, b) or "")
     near = ok.model_copy(update={"spans": ["Joe Doe was shoot."]})  # fuzzy is not verbatim
     assert "not in the evidence" in (adjudicate.check(near, a, b) or "")
+
+
+@pytest.mark.scripted_only
+@pytest.mark.vcr
+def test_a_follow_up_verdict_links_but_does_not_merge(make_settings: Any, tmp_path: Path) -> None:
+    """A shooting naming Sam Roe and an arrest of Sam Roe the same day: -2.7 bits (the type
+    comparison keeps them apart), in the band; the scripted model says follow_up (same name,
+    other PLOVER category)."""
+    shot = shooting("a", "2020-05-02", "Joe Doe was shot.", names=("Joe Doe", "Sam Roe"))
+    arrest = record(
+        "c",
+        "2020-05-02",
+        event("e1", "Police arrested Sam Roe.", date="2020-05-01", names=("Sam Roe",),
+              plover="COERCE", acled_sub="Arrests", killed=None),
+    )  # fmt: skip
+    events, adj = run([shot, arrest], make_settings(), tmp_path / "adj.sqlite")
+    assert adj.usage.calls == 1
+    (verdict,) = judged(events).values()
+    assert verdict["relation"] == "follow_up" and -4 < verdict["match_weight"] < 0
+    assert uid_of(events, "a") != uid_of(events, "c")
+    assert by_uid(events, uid_of(events, "c"))["follow_up_of"] == uid_of(events, "a")
