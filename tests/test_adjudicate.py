@@ -18,7 +18,7 @@ from typing import Any
 
 import duckdb
 import pytest
-from conftest import TEST_KEY
+from conftest import REPLAY_URL, TEST_KEY
 from scripted_server import FABRICATED_SENTENCE
 from test_resolve import (  # noqa: F401  (fake_gazetteer: the autouse fixture, used here too)
     by_uid,
@@ -124,6 +124,10 @@ def test_a_second_run_makes_no_call(make_settings: Any, tmp_path: Path) -> None:
     again, adj = run([*SAME, *DIFFERENT], make_settings(), cache)
     assert adj.usage.calls == 0 and adj.cached == 2  # the cassette holds the first run's only
     assert again == first
+    public = resolve_api(
+        [*SAME, *DIFFERENT], adjudicate=True, settings=make_settings(), cache=cache
+    )
+    assert public == first  # the Python API, from the same cache
 
 
 @pytest.mark.scripted_only
@@ -229,3 +233,27 @@ def test_a_follow_up_verdict_links_but_does_not_merge(make_settings: Any, tmp_pa
     assert verdict["relation"] == "follow_up" and -4 < verdict["match_weight"] < 0
     assert uid_of(events, "a") != uid_of(events, "c")
     assert by_uid(events, uid_of(events, "c"))["follow_up_of"] == uid_of(events, "a")
+
+
+def test_a_provider_failure_exits_1_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    monkeypatch.setenv("SUMMARIZER_TRANSPORT_RETRIES", "0")
+    src = write_jsonl(tmp_path / "out.jsonl", SAME)
+    db = tmp_path / "events.duckdb"
+    args = ["resolve", str(src), "--into", str(db), "--adjudicate", "--base-url", REPLAY_URL]
+    result = CliRunner().invoke(app, [*args, "--cache", str(tmp_path / "adj.sqlite")])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.startswith("error: ") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.output and TEST_KEY not in result.output
+    assert not db.exists()
+
+
+def test_an_unusable_cache_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", TEST_KEY)
+    src = write_jsonl(tmp_path / "out.jsonl", SAME)
+    args = ["resolve", str(src), "-o", str(tmp_path / "e.jsonl"), "--adjudicate"]
+    result = CliRunner().invoke(app, [*args, "--cache", str(tmp_path)])  # a folder
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: cannot use") and not (tmp_path / "e.jsonl").exists()
