@@ -257,3 +257,24 @@ def test_an_unusable_cache_exits_2(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     result = CliRunner().invoke(app, [*args, "--cache", str(tmp_path)])  # a folder
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: cannot use") and not (tmp_path / "e.jsonl").exists()
+
+
+@pytest.mark.scripted_only
+@pytest.mark.vcr
+def test_incremental_runs_keep_uids_and_add_up_usage(make_settings: Any, tmp_path: Path) -> None:
+    """b arrives after a is in the data set: the "same" verdict puts b into a's event (a's uid
+    kept, a's mention gains the verdict); the meta table adds up both runs' calls."""
+    db, cache = tmp_path / "events.duckdb", tmp_path / "adj.sqlite"
+    first, adj = run([SAME[0]], make_settings(), cache, into=db)
+    assert adj.usage.calls == 0 and len(first) == 1  # no pair, no call
+    (uid,) = [e["event_uid"] for e in first]
+    events, adj = run([SAME[1]], make_settings(), cache, into=db)
+    assert adj.usage.calls == 1
+    assert uid_of(events, "b") == uid_of(events, "a") == uid and len(events) == 1
+    events, adj = run(DIFFERENT, make_settings(), cache, into=db)
+    assert adj.usage.calls == 1 and uid_of(events, "a") == uid
+    with duckdb.connect(str(db), read_only=True) as con:
+        (stored,) = con.execute("select value from meta where key = 'adjudication'").fetchone()
+        (notes,) = con.execute("select adjudicated from mentions where article_id = 'a'").fetchone()
+    assert json.loads(stored)["calls"] == 2 and json.loads(stored)["pairs"] == 2
+    assert [v["relation"] for v in json.loads(notes)] == ["same"]
