@@ -572,6 +572,18 @@ def _adjudicate(
     con.unregister("_notes")
 
 
+def _add_usage(con: duckdb.DuckDBPyConnection, adjudicator: Adjudicator | None) -> None:
+    """Add this run's adjudication spending to the data set's totals (``meta``)."""
+    if adjudicator is None:
+        return
+    from summarizer.adjudicate import totals
+
+    old = con.execute("select value from meta where key = 'adjudication'").fetchone()
+    total = totals(orjson.loads(old[0]) if old else None, adjudicator.summary())
+    con.execute("delete from meta where key = 'adjudication'")
+    con.execute("insert into meta values ('adjudication', ?)", [orjson.dumps(total).decode()])
+
+
 def _adjudicated(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The model's verdicts on pairs involving the event's members, each once."""
     seen: dict[str, dict[str, Any]] = {}
@@ -1145,9 +1157,8 @@ def resolve(
     when the inputs hold an article it lacks. ``outputs``: files to write by suffix
     (``.duckdb``, ``.parquet``, ``.jsonl``). ``adjudicate``: the model (``settings``, default
     from the environment) judges borderline pairs (:mod:`summarizer.adjudicate`; ``cache``: its
-    SQLite cache file). Returns every
-    event of the data set, as the ``events.jsonl`` lines. Bad input raises :class:`InputError`
-    before anything is written.
+    SQLite cache file). Returns every event of the data set, as the ``events.jsonl`` lines. Bad
+    input raises :class:`InputError` before anything is written.
     """
     adjudicator = None
     if adjudicate:
@@ -1206,15 +1217,7 @@ def _run(
     new = _new_records(con, loaded)
     if new and _add(con, new):
         resolve_new(con, adjudicator)
-        if adjudicator is not None:  # the data set's running totals
-            from summarizer.adjudicate import totals
-
-            old = con.execute("select value from meta where key = 'adjudication'").fetchone()
-            total = totals(orjson.loads(old[0]) if old else None, adjudicator.summary())
-            con.execute("delete from meta where key = 'adjudication'")
-            con.execute(
-                "insert into meta values ('adjudication', ?)", [orjson.dumps(total).decode()]
-            )
+        _add_usage(con, adjudicator)
     elif new:
         _update_links(con, [], {})
     if into is not None and (new or not into.exists()):
