@@ -15,6 +15,7 @@ contains).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sqlite3
@@ -61,6 +62,7 @@ class PairVerdict(BaseModel):
     )
 
 
+@functools.cache
 def _templates() -> tuple[str, str]:
     folder = data_dir("prompts")
     return tuple(  # type: ignore[return-value]
@@ -168,7 +170,7 @@ class Adjudicator:
     usage: Usage = field(default_factory=Usage)
     pairs: int = 0  # pairs judged in this run
     cached: int = 0  # of them, answered from the cache
-    _cache: VerdictCache | None = None
+    _cache: VerdictCache | None = field(default=None, init=False, repr=False)
 
     def key(self, ctx: dict[str, Any]) -> str:
         parts = {
