@@ -36,6 +36,8 @@ Scenarios, chosen by substrings of the request's ``model`` (they combine; no mat
     * ``server-error-once``: the first request per (model, fixture id) gets HTTP 500.
       If both gates are requested, the 429 comes first, then the 500, then answers.
     Gate counters live in the server; :meth:`ScriptedServer.reset` clears them.
+    * ``ungrounded``: a ``PairVerdict`` answer (``resolve --adjudicate``, see
+      :func:`pair_verdict_answer`) also cites a span found in neither event.
 
 Usage (deterministic estimates, see :func:`estimate_usage`)
     ``prompt_tokens = ceil((message chars + len(json.dumps(tools))) / 4)`` where message chars
