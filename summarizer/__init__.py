@@ -85,7 +85,8 @@ def write_report(
     each event's reports (taken from ``records``) side by side; return how many of those
     reports had no record or no text."""
     from summarizer.records import sha256
-    from summarizer.report import load_events, write, write_events
+    from summarizer.report import write, write_events
+    from summarizer.resolution import load_events
 
     if not isinstance(records, list):
         records = [records]

@@ -889,6 +889,7 @@ def report(
     events data set: the events' index and map, and each event's reports side by side."""
     from summarizer import records as records_module
     from summarizer import report as report_module
+    from summarizer import resolution
 
     dataset = records.suffix in (".duckdb", ".parquet") or members is not None
     if dataset and members is None:
@@ -899,7 +900,7 @@ def report(
         )
     _checked(output, records, source, articles, members)
     try:
-        events = report_module.load_events(records) if dataset else []
+        events = resolution.load_events(records) if dataset else []
     except SummarizerError as exc:
         raise _failed(exc) from None
     loaded = _records(members if members is not None else records)
@@ -974,20 +975,51 @@ def resolve_events(
     into: Annotated[
         Path | None, typer.Option("--into", help="events.duckdb data set to add the records to")
     ] = None,
+    adjudicate: Annotated[
+        bool,
+        typer.Option("--adjudicate", help="the model judges borderline pairs (cached, counted)"),
+    ] = False,
+    model: ModelOpt = None,
+    base_url: BaseUrlOpt = None,
+    mode: ModeOpt = None,
+    cache: Annotated[
+        Path | None,
+        typer.Option(metavar="FILE", help="adjudication cache, SQLite (default: beside --cache's)"),
+    ] = None,
 ) -> None:
     """Group event records that report the same real-world event: one row per event, with its
-    sources, merged fields and why they were joined. Exit 2 on bad input (nothing is written)."""
+    sources, merged fields and why they were joined. Exit 2 on bad input (nothing is written),
+    1 when the model's provider fails under --adjudicate."""
     from summarizer.resolution import run as resolve_records
 
     if not records:
         raise _fail("give at least one records file", EXIT_USAGE)
     if not output and into is None:
         raise _fail("give -o events.duckdb|events.parquet|events.jsonl or --into", EXIT_USAGE)
+    adjudicator = None
+    if adjudicate:
+        from summarizer.adjudicate import Adjudicator
+
+        adjudicator = Adjudicator(_settings(model=model, base_url=base_url, mode=mode), cache)
     try:
-        count, _ = resolve_records(records, into=into, outputs=output or [])
+        count, _ = resolve_records(
+            records, into=into, outputs=output or [], adjudicator=adjudicator
+        )
     except SummarizerError as exc:
-        raise _fail(str(exc), exc.exit_code) from None
+        raise _failed(exc) from None
     except OSError as exc:
         raise _fail(f"cannot write: {exc.strerror or exc}", EXIT_USAGE) from None
+    finally:
+        if adjudicator is not None:
+            adjudicator.close()
     written = ", ".join(str(p) for p in ([into] if into else []) + (output or []))
     typer.echo(f"{count} event(s) -> {written}", err=True)
+    if adjudicator is not None:
+        s = adjudicator.summary()
+        cost = "cost unknown" if s["cost_usd"] is None else f"${s['cost_usd']:.4f}"
+        typer.echo(
+            f"adjudicated {s['pairs']} pair(s) ({s['from_cache']} from the cache): "
+            f"{s['calls']} call(s), {s['prompt_tokens']} prompt + {s['completion_tokens']} "
+            f"completion tokens, {cost}",
+            err=True,
+        )

@@ -531,18 +531,12 @@ def acled_event_row(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def export_events(dataset: Path, fmt: ExportFormat, path: Path) -> int:
-    """Write one row per resolved event of an ``events.duckdb`` data set (``acled-csv`` only)."""
+    """Write one row per resolved event of a data set (``events.duckdb``, ``.parquet`` or
+    ``.jsonl``; ``acled-csv`` only)."""
     if fmt is not ExportFormat.acled_csv:
         raise InputError(f"{dataset}: an events data set exports as acled-csv only")
-    import duckdb  # only for data sets: the per-record exports do not load it
+    from summarizer.resolution import load_events  # data sets only: it loads duckdb
 
-    try:
-        con = duckdb.connect(str(dataset), read_only=True)
-        details = con.execute("select detail from events order by event_uid").fetchall()
-        con.close()
-    except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        raise InputError(f"{dataset}: not an events data set ({first})") from None
-    events = [json.loads(d) for (d,) in details]
+    events = sorted(load_events(dataset), key=lambda e: e["event_uid"])
     _write_csv(path, ACLED_COLUMNS, (acled_event_row(e) for e in events))
     return len(events)

@@ -33,10 +33,9 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-import orjson
 from markupsafe import Markup, escape
 
-from summarizer.errors import InputError, printable
+from summarizer.errors import printable
 from summarizer.output import _date, _deaths
 from summarizer.resources import __version__
 from summarizer.schema import ArticleAnalysis, Event, Issue, Span
@@ -333,63 +332,6 @@ MAP_LABELS = 40
 GRATICULE_STEPS = (0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30)
 COMPARED = ("date", "place", "PLOVER", "ACLED", "deaths", "actors", "targets", "factuality")
 """A member's fields shown in its column when the members do not all agree on them."""
-
-
-def load_events(path: Path) -> list[dict[str, Any]]:
-    """The events of a data set written by ``summarizer resolve`` (``events.duckdb``,
-    ``events.parquet`` or ``events.jsonl``), as the ``events.jsonl`` objects."""
-    if path.suffix == ".duckdb":
-        import duckdb  # only for data sets
-
-        if not path.is_file():
-            raise InputError(f"{path}: no such file")
-        try:
-            with duckdb.connect(str(path), read_only=True) as con:
-                query = "select detail from events order by event_uid"
-                lines = [d for (d,) in con.execute(query).fetchall()]
-        except duckdb.Error as exc:
-            first = str(exc).splitlines()[0]
-            raise InputError(f"{path}: not an events data set ({first})") from None
-    elif path.suffix == ".parquet":
-        import pyarrow as pa
-        import pyarrow.parquet as pq
-
-        try:
-            lines = pq.read_table(path, columns=["detail"]).column("detail").to_pylist()
-        except (OSError, KeyError, pa.ArrowException) as exc:
-            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise InputError(f"{path}: not an events data set ({first})") from None
-    else:
-        try:
-            lines = path.read_text(encoding="utf-8").splitlines()
-        except (OSError, UnicodeDecodeError) as exc:
-            why = getattr(exc, "strerror", None) or exc
-            raise InputError(f"{path}: cannot read ({why})") from None
-    events = []
-    for n, line in enumerate(lines, start=1):
-        if not isinstance(line, str) or not line.strip():
-            continue
-        try:
-            event = orjson.loads(line)
-        except orjson.JSONDecodeError:
-            raise InputError(f"{path}:{n}: not JSON") from None
-        members = event.get("members") if isinstance(event, dict) else None
-        if not (
-            isinstance(event, dict)
-            and isinstance(event.get("event_uid"), str)
-            and isinstance(members, list)
-            and all(
-                isinstance(m, dict)
-                and isinstance(m.get("article_id"), str)
-                and isinstance(m.get("event_id"), str)
-                for m in members
-            )
-        ):
-            raise InputError(f"{path}:{n}: not a resolved event (see `summarizer resolve`)")
-        events.append(event)
-    if not events:
-        raise InputError(f"{path} holds no event")
-    return events
 
 
 def _get(d: Any, *keys: str) -> Any:

@@ -21,7 +21,7 @@ import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import orjson
@@ -31,6 +31,10 @@ import pyarrow.parquet as pq
 from summarizer.errors import InputError
 from summarizer.records import load_records
 from summarizer.schema import ArticleAnalysis, Event, Place
+from summarizer.settings import Settings
+
+if TYPE_CHECKING:
+    from summarizer.adjudicate import Adjudicator
 
 MODEL_VERSION = "resolve-1"
 """Names the match model below; stored with the data set, a data set of another model is refused."""
@@ -396,6 +400,7 @@ LINK_SCHEMA = pa.schema(
         ("match_probability", pa.float64()),
         ("agreed", pa.list_(pa.string())),  # comparisons with a positive weight
         ("weights", pa.string()),  # JSON {comparison: {level, weight}}
+        ("adjudicated", pa.string()),  # JSON list: the model's verdicts on its pairs (--adjudicate)
     ]
 )
 ARTICLE_SCHEMA = pa.schema(
@@ -425,6 +430,7 @@ def open_dataset(con: duckdb.DuckDBPyConnection, into: Path | None) -> None:
     con.execute("alter table mentions add column is_new boolean default true")
     _empty(con, "articles", ARTICLE_SCHEMA)
     con.execute("create table links (event_uid varchar, follow_up_of varchar, same_as varchar[])")
+    con.execute("create table meta (key varchar, value varchar)")  # besides 'model'
     if into is None or not into.exists():
         return
     try:
@@ -437,6 +443,7 @@ def open_dataset(con: duckdb.DuckDBPyConnection, into: Path | None) -> None:
         con.execute("insert into mentions by name select *, false as is_new from old.mentions")
         con.execute("insert into articles by name select * from old.articles")
         con.execute("insert into links select event_uid, follow_up_of, same_as from old.events")
+        con.execute("insert into meta select * from old.meta where key <> 'model'")
         con.execute("detach old")
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
@@ -496,11 +503,94 @@ def add_mentions(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> int:
     return rows.num_rows
 
 
-def resolve_new(con: duckdb.DuckDBPyConnection) -> None:
-    """Score, cluster and link the new mentions against the whole data set."""
+def resolve_new(con: duckdb.DuckDBPyConnection, adjudicator: Adjudicator | None = None) -> None:
+    """Score, cluster and link the new mentions against the whole data set (with the model's
+    verdicts on borderline pairs when an ``adjudicator`` is given)."""
     pairs = _score(con)
+    _adjudicate(con, pairs, adjudicator)
     same_as = _cluster(con, pairs)
     _update_links(con, same_as, _follow_ups(con, pairs))
+
+
+# --------------------------------------------------------------------------- model adjudication
+# (resolve --adjudicate: summarizer.adjudicate asks, this section stores; _cluster and _follow_ups
+# read the table ``verdicts``)
+
+
+def _adjudicate(
+    con: duckdb.DuckDBPyConnection, pairs: str, adjudicator: Adjudicator | None
+) -> None:
+    """Table ``verdicts`` (mid_l, mid_r, relation, f): the model's usable verdicts on the new
+    borderline pairs (``|weight - threshold| < BAND_BITS``), ``f`` the follow-up's mid for a
+    ``follow_up``; empty without an adjudicator. Every verdict, usable or refused, is recorded
+    in the ``adjudicated`` column of both mentions of its pair."""
+    con.execute(
+        "create or replace table verdicts (mid_l int8, mid_r int8, relation varchar, f int8)"
+    )
+    if adjudicator is None:
+        return
+    from summarizer.adjudicate import BAND_BITS
+
+    borderline = con.execute(
+        f"select mid_l, mid_r, match_weight from {pairs} where "
+        f"abs(match_weight - {THRESHOLD_WEIGHT}) < {BAND_BITS} order by mid_l, mid_r"
+    ).fetchall()
+    if not borderline:
+        return
+    con.register("_mids", pa.table({"mid": sorted({m for p in borderline for m in p[:2]})}))
+    cur = con.execute(
+        "select m.mid, x.* exclude (is_new), a.title from _mids join m using (mid) "
+        "join mentions x on x.article_id = m.article_id and x.event_id = m.event_id "
+        "join articles a on a.article_id = x.article_id"
+    )
+    cols = [d[0] for d in cur.description]
+    rows = {r[0]: dict(zip(cols, r, strict=True)) for r in cur.fetchall()}
+    con.unregister("_mids")
+    found: list[tuple[int, int, str, int | None]] = []
+    notes: dict[int, list[Any]] = {
+        m: orjson.loads(r["adjudicated"] or "[]") for m, r in rows.items()
+    }
+    for mid_l, mid_r, weight in borderline:
+        a, b = rows[mid_l], rows[mid_r]
+        verdict = adjudicator.judge(a, b, weight)
+        notes[mid_l].append(verdict)
+        notes[mid_r].append(verdict)
+        if verdict["relation"] is not None:
+            later = max((a, b), key=lambda r: (r["kind"] == "follow_up", str(r["date"] or "")))
+            f = later["mid"] if verdict["relation"] == "follow_up" else None
+            found.append((mid_l, mid_r, verdict["relation"], f))
+    if found:
+        con.executemany("insert into verdicts values (?, ?, ?, ?)", found)
+    con.register(
+        "_notes",
+        pa.table({"mid": list(notes), "j": [orjson.dumps(v).decode() for v in notes.values()]}),
+    )
+    con.execute(
+        "update mentions set adjudicated = n.j from _notes n join m using (mid) "
+        "where mentions.article_id = m.article_id and mentions.event_id = m.event_id"
+    )
+    con.unregister("_notes")
+
+
+def _add_usage(con: duckdb.DuckDBPyConnection, adjudicator: Adjudicator | None) -> None:
+    """Add this run's adjudication spending to the data set's totals (``meta``)."""
+    if adjudicator is None:
+        return
+    from summarizer.adjudicate import totals
+
+    old = con.execute("select value from meta where key = 'adjudication'").fetchone()
+    total = totals(orjson.loads(old[0]) if old else None, adjudicator.summary())
+    con.execute("delete from meta where key = 'adjudication'")
+    con.execute("insert into meta values ('adjudication', ?)", [orjson.dumps(total).decode()])
+
+
+def _adjudicated(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The model's verdicts on pairs involving the event's members, each once."""
+    seen: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        for v in orjson.loads(r.get("adjudicated") or "[]"):
+            seen.setdefault(orjson.dumps(v["pair"]).decode(), v)
+    return [seen[k] for k in sorted(seen)]
 
 
 # --------------------------------------------------------------------------- scoring, clustering
@@ -607,9 +697,10 @@ def _cluster(con: duckdb.DuckDBPyConnection, pairs: str) -> list[tuple[str, str]
     clusters = _Clusters(cols["art"].tolist(), cols["grp"].tolist())
     del cols
     mw = ", ".join(f"mw_{c}" for c in _COMPS)
-    edges = con.execute(
+    edges = con.execute(  # a model verdict (table verdicts) overrides the threshold
         f"select mid_l - 1, mid_r - 1, match_weight, match_probability, {mw} from {pairs} "
-        f"where match_weight >= {THRESHOLD_WEIGHT} order by match_weight desc, mid_l, mid_r"
+        f"left join verdicts v using (mid_l, mid_r) where coalesce(v.relation = 'same', "
+        f"match_weight >= {THRESHOLD_WEIGHT}) order by match_weight desc, mid_l, mid_r"
     ).fetchall()
     refused: list[tuple[int, int]] = []
     best: dict[int, tuple] = {}  # mention -> (other, edge): its strongest link inside its event
@@ -709,10 +800,15 @@ def _follow_ups(con: duckdb.DuckDBPyConnection, pairs: str) -> dict[str, tuple[s
                    match_weight - mw_date as score, 'later date, same place and people' as why
             from scored
             where lk = rk and abs(date_diff('day', ld, rd)) > 7 and mw_place > 4
-                  and mw_names > 4 and match_weight < {THRESHOLD_WEIGHT})
+                  and mw_names > 4 and match_weight < {THRESHOLD_WEIGHT}),
+        by_model as (
+            select f.event_uid as f, i.event_uid as i, 500.0 as score, 'model verdict' as why
+            from verdicts v join ev f on f.mid = v.f
+            join ev i on i.mid = case when v.f = v.mid_l then v.mid_r else v.mid_l end
+            where v.relation = 'follow_up')
         select f, i, score, why from (
             select * from same_article union all select * from by_type
-            union all select * from by_date)
+            union all select * from by_date union all select * from by_model)
         where f <> i
         order by f, score desc, i
         """
@@ -854,6 +950,7 @@ def merge(uid: str, rows: list[dict[str, Any]], link: dict[str, Any]) -> dict[st
                 for r in rows
                 if r["joined_to"]
             ],
+            "adjudicated": _adjudicated(rows),
         },
     }
 
@@ -1001,6 +1098,7 @@ def _write_duckdb(con: duckdb.DuckDBPyConnection, events: Path, path: Path) -> N
             con.execute("create table out.articles as select * from articles order by article_id")
             con.execute("create table out.meta (key varchar, value varchar)")
             con.execute("insert into out.meta values ('model', ?)", [MODEL_VERSION])
+            con.execute("insert into out.meta select * from meta order by key")
         finally:
             con.execute("detach out")
 
@@ -1049,15 +1147,29 @@ def resolve(
     *,
     into: Path | str | None = None,
     outputs: Sequence[Path | str] = (),
+    adjudicate: bool = False,
+    settings: Settings | None = None,
+    cache: Path | str | None = None,
 ) -> list[dict[str, Any]]:
     """Resolve records (JSONL/JSON files or ``ArticleAnalysis`` objects) into events.
 
     ``into``: an events DuckDB data set to extend (created when missing); it is rewritten only
     when the inputs hold an article it lacks. ``outputs``: files to write by suffix
-    (``.duckdb``, ``.parquet``, ``.jsonl``). Returns every event of the data set, as the
-    ``events.jsonl`` lines. Bad input raises :class:`InputError` before anything is written.
+    (``.duckdb``, ``.parquet``, ``.jsonl``). ``adjudicate``: the model (``settings``, default
+    from the environment) judges borderline pairs (:mod:`summarizer.adjudicate`; ``cache``: its
+    SQLite cache file). Returns every event of the data set, as the ``events.jsonl`` lines. Bad
+    input raises :class:`InputError` before anything is written.
     """
-    return run(inputs, into=into, outputs=outputs, collect=True)[1]
+    adjudicator = None
+    if adjudicate:
+        from summarizer.adjudicate import Adjudicator
+
+        adjudicator = Adjudicator(settings or Settings(), Path(cache) if cache else None)
+    try:
+        return run(inputs, into=into, outputs=outputs, collect=True, adjudicator=adjudicator)[1]
+    finally:
+        if adjudicator is not None:
+            adjudicator.close()
 
 
 def run(
@@ -1066,9 +1178,10 @@ def run(
     into: Path | str | None = None,
     outputs: Sequence[Path | str] = (),
     collect: bool = False,
+    adjudicator: Adjudicator | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     """:func:`resolve` that streams: returns the number of events (and the events if
-    ``collect``)."""
+    ``collect``); ``adjudicator`` counts what the model spent (``summary()``)."""
     into = Path(into) if into is not None else None
     outs = [Path(p) for p in outputs]
     for out in outs:
@@ -1086,7 +1199,7 @@ def run(
         # an on-disk working database: DuckDB pages it, so memory stays bounded at any size
         con = duckdb.connect(str(Path(scratch) / "work.duckdb"))
         try:
-            return _run(con, loaded, into, outs, collect)
+            return _run(con, loaded, into, outs, collect, adjudicator)
         finally:
             con.close()
 
@@ -1097,14 +1210,68 @@ def _run(
     into: Path | None,
     outs: list[Path],
     collect: bool,
+    adjudicator: Adjudicator | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     con.execute("set preserve_insertion_order = false")
     open_dataset(con, into)
     new = _new_records(con, loaded)
     if new and _add(con, new):
-        resolve_new(con)
+        resolve_new(con, adjudicator)
+        _add_usage(con, adjudicator)
     elif new:
         _update_links(con, [], {})
     if into is not None and (new or not into.exists()):
         outs = [into, *outs]
     return write_outputs(con, outs, collect=collect)
+
+
+def load_events(path: Path) -> list[dict[str, Any]]:
+    """The events of a data set written by :func:`run` (``events.duckdb``,
+    ``events.parquet`` or ``events.jsonl``), as the ``events.jsonl`` objects."""
+    if path.suffix == ".duckdb":
+        if not path.is_file():
+            raise InputError(f"{path}: no such file")
+        try:
+            with duckdb.connect(str(path), read_only=True) as con:
+                query = "select detail from events order by event_uid"
+                lines = [d for (d,) in con.execute(query).fetchall()]
+        except duckdb.Error as exc:
+            first = str(exc).splitlines()[0]
+            raise InputError(f"{path}: not an events data set ({first})") from None
+    elif path.suffix == ".parquet":
+        try:
+            lines = pq.read_table(path, columns=["detail"]).column("detail").to_pylist()
+        except (OSError, KeyError, pa.ArrowException) as exc:
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise InputError(f"{path}: not an events data set ({first})") from None
+    else:
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            why = getattr(exc, "strerror", None) or exc
+            raise InputError(f"{path}: cannot read ({why})") from None
+    events = []
+    for n, line in enumerate(lines, start=1):
+        if not isinstance(line, str) or not line.strip():
+            continue
+        try:
+            event = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            raise InputError(f"{path}:{n}: not JSON") from None
+        members = event.get("members") if isinstance(event, dict) else None
+        if not (
+            isinstance(event, dict)
+            and isinstance(event.get("event_uid"), str)
+            and isinstance(members, list)
+            and all(
+                isinstance(m, dict)
+                and isinstance(m.get("article_id"), str)
+                and isinstance(m.get("event_id"), str)
+                for m in members
+            )
+        ):
+            raise InputError(f"{path}:{n}: not a resolved event (see `summarizer resolve`)")
+        events.append(event)
+    if not events:
+        raise InputError(f"{path} holds no event")
+    return events

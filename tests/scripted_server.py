@@ -38,6 +38,8 @@ Scenarios, chosen by substrings of the request's ``model`` (they combine; no mat
     Gate counters live in the server; :meth:`ScriptedServer.reset` clears them.
     * ``truncated-context``: ``prompt_tokens`` is reported as at most :data:`NUM_CTX`, as Ollama
       does when it cuts a prompt to its ``num_ctx`` without a word.
+    * ``ungrounded``: a ``PairVerdict`` answer (``resolve --adjudicate``, see
+      :func:`pair_verdict_answer`) also cites a span found in neither event.
 
 Usage (deterministic estimates, see :func:`estimate_usage`)
     ``prompt_tokens = ceil((message chars + len(json.dumps(tools))) / 4)`` where message chars
@@ -449,7 +451,10 @@ class ScriptedServer:
         model = str(body.get("model", "scripted"))
         verdicts = verdicts_answer(body, messages)  # the --verify call (summarizer.verify)
         verdicts = verdicts or scripted_chunks.reduce_answer(body, messages, _tool_name)
-        fixture = Fixture("verify", "", verdicts) if verdicts else self._find_fixture(messages)
+        fixture = Fixture("verify", "", verdicts) if verdicts else None
+        pair = pair_verdict_answer(body, messages, model)  # resolve --adjudicate
+        fixture = fixture or (Fixture("adjudicate", "", pair) if pair else None)
+        fixture = fixture or self._find_fixture(messages)
         wanted = scenarios(model)
         self._gate(wanted, model, fixture.id)
 
@@ -744,6 +749,49 @@ def verdicts_answer(
             }
         )
     return {"verdicts": verdicts}
+
+
+PAIR_SCHEMA = "PairVerdict"
+_EVENTS = re.compile(r"<(article-[0-9a-f]{16})>\n(.*?)\n</\1>", re.DOTALL)
+
+
+def pair_verdict_answer(
+    body: Mapping[str, Any], messages: list[dict[str, Any]], model: str
+) -> dict[str, Any] | None:
+    """A verdict for a ``PairVerdict`` request (``summarizer.adjudicate``), else None.
+
+    Events A and B come as JSON between boundary tags. The rule, in order: they share a target
+    or actor name -> ``same`` (``follow_up`` when their PLOVER categories differ); both name
+    people, none in common -> ``different``; same date and place -> ``same``; else
+    ``different``. Spans: each event's first evidence text. A model name containing
+    ``ungrounded`` adds a span found in neither event (:data:`FABRICATED_SENTENCE`).
+    """
+    schema = body.get("response_format") or {}
+    names = {_tool_name(body) if body.get("tools") else None}
+    names.add((schema.get("json_schema") or {}).get("name") if isinstance(schema, dict) else None)
+    if PAIR_SCHEMA not in names:
+        return None
+    found = _EVENTS.search("\n".join(content_text(m.get("content")) for m in messages))
+    if found is None:
+        raise _bad_request("A PairVerdict request needs the events between boundary tags.")
+    events = json.loads(found.group(2))
+    a, b = events["A"], events["B"]
+    people_a, people_b = ({n.lower() for n in e["actors"] + e["targets"]} for e in (a, b))
+    shared = sorted(people_a & people_b)
+    if shared:
+        relation = "same" if a["plover"] == b["plover"] else "follow_up"
+        reasons = f"both name {', '.join(shared)}"
+    elif people_a and people_b:
+        relation, reasons = "different", "they name different people"
+    elif a["date"] and a["date"] == b["date"] and a["place_text"] == b["place_text"]:
+        relation, reasons = "same", f"same date {a['date']} and place {a['place_text']}"
+    else:
+        relation, reasons = "different", "no name in common, another date or place"
+    spans = [e["evidence"][0] for e in (a, b) if e["evidence"]]
+    if "ungrounded" in model:
+        spans.append(FABRICATED_SENTENCE)
+    return {"same_event": relation == "same", "relation": relation, "reasons": reasons,
+            "spans": spans}  # fmt: skip
 
 
 def _tool_name(body: Mapping[str, Any]) -> str:

@@ -25,7 +25,8 @@ from typer.testing import CliRunner
 from summarizer import resolve, write_report
 from summarizer.cli import app
 from summarizer.records import sha256
-from summarizer.report import event_map, load_events, order, render, render_events
+from summarizer.report import event_map, order, render, render_events
+from summarizer.resolution import load_events
 from summarizer.schema import ArticleAnalysis
 
 runner = CliRunner()
