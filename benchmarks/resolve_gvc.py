@@ -1,4 +1,4 @@
-"""Event resolution on GVC: derive -> scripted server -> ``summarizer batch`` -> ``resolve`` -> score.
+"""Event resolution on GVC: derive -> scripted server -> ``batch`` -> ``resolve`` -> score.
 
     python benchmarks/resolve_gvc.py --data ../shared/data/gvc/dev [--json OUT.json] [--work DIR]
     python benchmarks/resolve_gvc.py --replicate 30 --data DEV --out BIG   # a 30x folder
@@ -210,7 +210,9 @@ def same_day_city(records: dict[str, dict[str, Any]], articles: list[str]) -> di
 
 def _vectors(texts: list[str]) -> list[dict[str, float]]:
     docs = [
-        Counter(w for w in re.findall(r"[a-z0-9']+", t.lower()) if len(w) > 1 and w not in STOP_WORDS)
+        Counter(
+            w for w in re.findall(r"[a-z0-9']+", t.lower()) if len(w) > 1 and w not in STOP_WORDS
+        )
         for t in texts
     ]
     df = Counter(w for d in docs for w in d)
@@ -424,7 +426,10 @@ def run(data: Path, work: Path, concurrency: int) -> dict[str, Any]:
         "tfidf_avg": tfidf,
     }
     result["baselines"] = {name: _pick(scores(gold, labels)) for name, labels in baselines.items()}
-    result["baselines"]["tfidf_avg"] |= {"threshold": round(threshold, 4), "window_days": WINDOW_DAYS}
+    result["baselines"]["tfidf_avg"] |= {
+        "threshold": round(threshold, 4),
+        "window_days": WINDOW_DAYS,
+    }
     timings["baselines_s"] = time.perf_counter() - clock
     by_article = {a["id"]: incidents[a["incident_id"]] for a in articles}
     result["geocode"] = geocode_scores(records, by_article)

@@ -1,13 +1,17 @@
 """Derive scripted model answers for GVC articles from the gold GVA incident and the article text.
 
-    python tests/derive_gvc.py [--data tests/data/gvc] [--out tests/responses] [--prefix gvc-]
+    python tests/derive_gvc.py [--data tests/data/gvc] [--out DIR] [--prefix gvc-]
+
+Default output: ``tests/data/gvc/responses`` (not ``tests/responses``, where ``test_checks``
+reviews every answer against a ``.txt`` article of its own).
 
 Input: any folder holding ``articles.jsonl`` and ``incidents.jsonl`` in GVC's format (see
 ``tests/data/gvc/README.md``). Output: one :class:`summarizer.schema.Extraction` per article,
 ``<out>/<prefix><article id>.json`` (indent 2), that the scripted server serves for that article.
 The script is a pure function of the input: no table keyed by article or incident id, so it runs
-unchanged on unseen splits. Every answer is checked (``check_answer``) and the script stops if one
-fails; ``derive_all`` is what the benchmark calls.
+unchanged on unseen splits. Every answer is checked (``check_answer``); an answer that fails is not
+written, its problems go to stderr and the script exits 1. ``derive_all`` is what the benchmark
+calls.
 
 Rules (heuristic choices, stated once here)
 -------------------------------------------
@@ -39,8 +43,9 @@ e1, the incident the article reports:
   children handling a gun).
 * Fatalities, as the article states them, not GVA's final count: GVA 0 killed -> 0, no text. Else
   a death phrase with a number ("two people were killed", "killed his two daughters") -> that
-  number (the phrase whose number equals GVA's count first, else the first); else a death word
-  without a number ("died", "was killed", "fatally shot", "shot to death") -> 1 with those words;
+  number (the phrase whose number equals GVA's count first, else the first; a number followed by
+  "-year" or "years" is an age, never a count); else a death word without a number ("died",
+  "dies", "kills", "was killed", "fatally shot", "shot to death") -> 1 with those words;
   no death word in the text (it was written before a victim died) -> 0, no text.
 * Weapons: firearm words as written ("Glock handgun", ".22-caliber rifle", "shotgun"), at most two
   distinct, first occurrences.
@@ -56,12 +61,12 @@ e1, the incident the article reports:
 
 e2, the follow-up: an article published at least ``FOLLOW_UP_DAYS`` days after GVA's date whose
 title or first two paragraphs hold a follow-up word gets a second event, the first kind found in
-this order: sentencing / plea (SANCTION/convict, CAMEO 16), charge / indictment / trial / hearing
-(ACCUSE/allege, CAMEO 11), arrest (COERCE/arrest, CAMEO 17); ACLED null (not political). Its
-targets are the named suspects, its evidence the sentence holding the word, its date the first
-candidate expression resolving within seven days before publication (else unknown), its place the
-incident's (the follow-up happens in the incident's jurisdiction), no deaths. Funerals and vigils
-get no e2: no PLOVER/CAMEO category describes them and coding one as PROTEST would claim
+this order: sentencing / probation / plea / guilty (SANCTION/convict, CAMEO 16), charge / indictment
+/ trial / hearing (ACCUSE/allege, CAMEO 11), arrest (COERCE/arrest, CAMEO 17); ACLED null (not
+political). Its targets are the named suspects, its evidence the sentence holding the word, its date
+the first candidate expression resolving within seven days before publication (else unknown), its
+place the incident's (the follow-up happens in the incident's jurisdiction), no deaths. Funerals and
+vigils get no e2: no PLOVER/CAMEO category describes them and coding one as PROTEST would claim
 collective action.
 
 Quotes: text between double quote marks (straight or curly), at least four words, attributed by
@@ -99,7 +104,7 @@ from summarizer.grounding import aligner  # noqa: E402
 from summarizer.schema import Extraction  # noqa: E402
 
 DATA = REPO / "tests" / "data" / "gvc"
-RESPONSES = REPO / "tests" / "responses"
+RESPONSES = DATA / "responses"  # not tests/responses: test_checks needs a .txt per answer there
 FOLLOW_UP_DAYS = 3
 MAX_EVIDENCE = 4
 MAX_QUOTES = 3
@@ -119,7 +124,8 @@ DATE_PATTERNS = (
     re.compile(rf"\b{_WEEKDAY}(?:,?\s+{_MONTH_DAY})?{_DAYPART}\b"),
     re.compile(rf"\b{_MONTH_DAY}"),
     re.compile(
-        r"\b(?:[Yy]esterday|[Ll]ast night|[Tt]oday|[Tt]his (?:morning|afternoon|evening)|[Tt]onight)\b"
+        r"\b(?:[Yy]esterday|[Ll]ast night|[Tt]oday|[Tt]his (?:morning|afternoon|evening)"
+        r"|[Tt]onight)\b"
     ),
 )
 _OFFSETS = {
@@ -162,7 +168,8 @@ WEAPON = re.compile(
     r"(?:handguns?|pistols?|rifles?|shotguns?|revolvers?|firearms?|guns?)\b"
 )
 FOLLOW_UPS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
-    (re.compile(r"\b(?:sentenced|sentencing|pleaded|pleads|plea|convicted)\b", re.I),
+    (re.compile(r"\b(?:sentenced|sentencing|probation|pleaded|pleads|plea|guilty|convicted)\b",
+                re.I),
      "SANCTION", "convict", "16"),
     (re.compile(r"\b(?:charged|charges|charge|indicted|indictment|trial|hearing|arraigned)\b",
                 re.I), "ACCUSE", "allege", "11"),
@@ -341,7 +348,9 @@ def fatalities(text: str, gold_killed: int) -> dict[str, Any]:
     if not gold_killed:
         return none
     numbered = [
-        (m.start(), m.group(), _number(m.group(1))) for p in DEATH_NUMBERED for m in p.finditer(text)
+        (m.start(), m.group(), _number(m.group(1)))
+        for p in DEATH_NUMBERED
+        for m in p.finditer(text)
     ]
     numbered = [n for n in sorted(numbered) if 0 < n[2] <= 50]
     if numbered:
@@ -526,7 +535,9 @@ def derive(article: dict[str, Any], incident: dict[str, Any]) -> dict[str, Any]:
     second = follow_up_event(article, spans, published, incident, first)
     if second is not None:
         events.append(second)
-    resolved = [dt.date.fromisoformat(e["date"]["resolved"]) for e in events if e["date"]["resolved"]]
+    resolved = [
+        dt.date.fromisoformat(e["date"]["resolved"]) for e in events if e["date"]["resolved"]
+    ]
     allowed = date_words([d for d in [published, *resolved] if d is not None])
     return {
         "language": "en",

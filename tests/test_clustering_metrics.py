@@ -9,7 +9,7 @@ from conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from clustering_metrics import (  # noqa: E402
+from clustering_metrics import (
     _assignment,
     b_cubed,
     ceaf_e,
