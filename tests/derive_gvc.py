@@ -70,8 +70,8 @@ vigils get no e2: no PLOVER/CAMEO category describes them and coding one as PROT
 collective action.
 
 Quotes: text between double quote marks (straight or curly), at least four words, attributed by
-a name next to it: ``"...," said Name Name`` / ``"...," Name Name said`` (up to five capitalised
-words, titles such as "Sheriff" included). Pronoun attributions ("he said") are left out. The
+a name next to it: ``"...," said Name Name`` / ``"...," Name Name said`` (up to six capitalised
+words, titles such as "Sheriff" included, a sentence's full stop dropped). Pronoun attributions ("he said") are left out. The
 speaker's country USA, sector COP/JUD/GOV from a title word, else null. At most three per article.
 
 Summary: headline = the article title when at most 15 words and every name and number in it is
@@ -177,9 +177,9 @@ FOLLOW_UPS: tuple[tuple[re.Pattern[str], str, str, str], ...] = (
 )  # fmt: skip
 _NAME_WORD = r"[A-Z][A-Za-z.'-]+"
 SPEAKER_AFTER = re.compile(
-    rf"^[,.]?\s*(?:said|says|told [a-z ]+?)\s+((?:{_NAME_WORD}\s+){{0,4}}{_NAME_WORD})"
+    rf"^[,.]?\s*(?:said|says|told [a-z ]+?)\s+((?:{_NAME_WORD}\s+){{0,5}}{_NAME_WORD})"
 )
-SPEAKER_BEFORE = re.compile(rf"^[,.]?\s*((?:{_NAME_WORD}\s+){{0,4}}{_NAME_WORD})\s+(?:said|says)")
+SPEAKER_BEFORE = re.compile(rf"^[,.]?\s*((?:{_NAME_WORD}\s+){{0,5}}{_NAME_WORD})\s+(?:said|says)")
 QUOTED = re.compile(r"[\"“]([^\"“”]{10,400}?)[,.!?]?[\"”]")
 TITLE_SECTORS = (
     (re.compile(r"\b(?:Sheriff|Deputy|Officer|Police|Sgt|Sergeant|Lt|Detective|Chief|Cpl|Trooper)"),
@@ -482,7 +482,7 @@ def quotes(text: str) -> list[dict[str, Any]]:
         found = after or before
         if found is None:
             continue
-        name = found.group(1)
+        name = re.sub(r"(?<=[a-z]{2})\.$", "", found.group(1))  # "Robbins." ends a sentence
         if name.split()[0] in NOT_NAMES:
             continue
         sector = next((s for p, s in TITLE_SECTORS if p.search(name)), None)
