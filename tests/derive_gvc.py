@@ -69,10 +69,11 @@ place the incident's (the follow-up happens in the incident's jurisdiction), no 
 vigils get no e2: no PLOVER/CAMEO category describes them and coding one as PROTEST would claim
 collective action.
 
-Quotes: text between double quote marks (straight or curly), at least four words, attributed by
-a name next to it: ``"...," said Name Name`` / ``"...," Name Name said`` (up to six capitalised
-words, titles such as "Sheriff" included, a sentence's full stop dropped). Pronoun attributions ("he said") are left out. The
-speaker's country USA, sector COP/JUD/GOV from a title word, else null. At most three per article.
+Quotes: text between double quote marks (straight or curly), at least four words, attributed by a
+name next to it: ``"...," said Name Name`` / ``"...," Name Name said`` (up to six capitalised words,
+titles such as "Sheriff" included, a sentence's full stop dropped). Pronoun attributions ("he said")
+are left out. The speaker's country USA, sector COP/JUD/GOV from a title word, else null. At most
+three per article.
 
 Summary: headline = the article title when at most 15 words and every name and number in it is
 in the text, else the first 12 words of the first evidence sentence. one_sentence = the first

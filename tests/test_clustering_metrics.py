@@ -70,3 +70,13 @@ def test_perfect_and_singleton_clusterings() -> None:
 def test_items_must_match() -> None:
     with pytest.raises(ValueError, match="same items"):
         b_cubed(GOLD, {"a": 1})
+
+
+def test_average_linkage_is_not_single_linkage() -> None:
+    from resolve_gvc import average_linkage
+
+    # 0-1 are close, 1-2 moderately, 0-2 not at all: after 0+1 merge, 2's average link is 0.25
+    labels = average_linkage(3, {(0, 1): 0.9, (1, 2): 0.5}, threshold=0.3)
+    assert labels[0] == labels[1] != labels[2]
+    assert len(set(average_linkage(3, {(0, 1): 0.9, (1, 2): 0.7}, threshold=0.3))) == 1
+    assert average_linkage(2, {(0, 1): 0.2}, threshold=0.3) == [0, 1]
