@@ -457,10 +457,10 @@ def table(result: dict[str, Any]) -> str:
     rows += [(f"baseline: {name}", s) for name, s in result["baselines"].items()]
     rows.append(("baseline: same_day_city, perturbed", result["perturbed"]["same_day_city"]))
     lines = [f"GVC: {result['articles']} articles, {result['incidents']} incidents", ""]
-    lines.append(f"{'run':<30} {'B3 F1':>7} {'CoNLL':>7} {'pair F1':>7} {'count err':>9}")
+    lines.append(f"{'run':<36} {'B3 F1':>7} {'CoNLL':>7} {'pair F1':>7} {'count err':>9}")
     for name, s in rows:
         lines.append(
-            f"{name:<30} {cell(s.get('b3_f1')):>7} {cell(s.get('conll_f1')):>7} "
+            f"{name:<36} {cell(s.get('b3_f1')):>7} {cell(s.get('conll_f1')):>7} "
             f"{cell(s.get('pairwise_f1')):>7} {cell(s.get('incident_count_error')):>9}"
         )
     g = result["geocode"]
