@@ -70,7 +70,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from clustering_metrics import scores  # noqa: E402
-from derive_gvc import derive_all, read_jsonl  # noqa: E402
+from derive_gvc import _date, derive_all, read_jsonl  # noqa: E402
 from scripted_server import Fixture, ScriptedServer, _normalize  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "resolve_gvc.json"
@@ -124,8 +124,11 @@ class IndexedServer(ScriptedServer):
 def derive(data: Path, work: Path) -> tuple[list[Fixture], dict[str, str], dict[str, Any]]:
     """Derived answers as fixtures, the batch input file, and derive stats."""
     fixtures, titles, failed = [], {}, []
+    incidents = {i["incident_id"]: i for i in read_jsonl(data / "incidents.jsonl")}
+    quality: Counter[str] = Counter()
     with (work / "articles.jsonl").open("w", encoding="utf-8") as out:
         for article, answer, problems in derive_all(data):
+            quality.update(_agreement(answer, incidents.get(article.get("incident_id"), {})))
             meta = {k: article.get(k) for k in ("id", "title", "published", "url")}
             out.write(json.dumps(meta | {"text": article["text"]}) + "\n")
             if problems:
@@ -133,7 +136,29 @@ def derive(data: Path, work: Path) -> tuple[list[Fixture], dict[str, str], dict[
                 continue
             fixtures.append(Fixture(id=article["id"], article=article["text"], answer=answer))
             titles[article["id"]] = article.get("title") or ""
-    return fixtures, titles, {"derived": len(fixtures), "derive_failed": len(failed)}
+    stats = {"derived": len(fixtures), "derive_failed": len(failed), "agreement": dict(quality)}
+    return fixtures, titles, stats
+
+
+def _agreement(answer: dict[str, Any], incident: dict[str, Any]) -> Iterator[str]:
+    """How a derived e1 compares with GVA's record (for the report; not a score)."""
+    e1 = answer["events"][0]
+    resolved, gold = _date(e1["date"]["resolved"]), _date(incident.get("date"))
+    if resolved is None:
+        yield "date_unresolved"
+    elif gold is not None:
+        off = abs((resolved - gold).days)
+        yield "date_same" if off == 0 else "date_1_day" if off == 1 else "date_other"
+    place = (e1["location"] or {}).get("text")
+    if not place:
+        yield "place_none"
+    else:
+        same = place.casefold() == (incident.get("city_or_county") or "").casefold()
+        yield "place_gva" if same else "place_other"
+    same = e1["fatalities"]["min"] == (incident.get("num_killed") or 0)
+    yield "killed_as_gva" if same else "killed_differs"
+    if len(answer["events"]) > 1:
+        yield "follow_up_e2"
 
 
 def _summarizer() -> str:
@@ -294,7 +319,7 @@ def average_linkage(n: int, sims: dict[tuple[int, int], float], threshold: float
 def tfidf_avg(articles: list[dict[str, Any]]) -> tuple[dict[str, str], float]:
     """Cluster labels of the TF-IDF average-linkage baseline, and its (label-free) threshold."""
     vectors = _vectors([a["text"] for a in articles])
-    days = [dt.date.fromisoformat(a["published"]).toordinal() for a in articles]
+    days = [(_date(a.get("published")) or dt.date.min).toordinal() for a in articles]
     threshold = null_threshold(vectors, days)
     order = sorted(range(len(articles)), key=days.__getitem__)
     sorted_days = [days[i] for i in order]

@@ -20,6 +20,9 @@ the article itself (the script asserts it aligns exactly with :mod:`summarizer.g
 
 e1, the incident the article reports:
 
+A missing or unknown incident (or its date) is derived as an incident with no gold: no date, no
+named people, no deaths, the place only as a county or state the article writes (rules below).
+
 * Date: candidate expressions in the text: weekday (optionally "Month day[, year]" and
   morning/afternoon/evening/night after it), "Month day[, year]", and yesterday / last night /
   today / this morning / this afternoon / this evening / tonight; each is resolved against the
@@ -279,9 +282,21 @@ def date_candidates(text: str, published: dt.date) -> Iterator[tuple[int, str, d
         yield pos, *found[pos]
 
 
-def incident_date(text: str, published: dt.date | None, gold: dt.date) -> dict[str, Any]:
+def _date(value: Any) -> dt.date | None:
+    """An ISO date, or None for a missing or unreadable one."""
+    try:
+        return dt.date.fromisoformat(str(value)[:10]) if value else None
+    except ValueError:
+        return None
+
+
+def _gold_date(incident: dict[str, Any]) -> dt.date | None:
+    return _date(incident.get("date"))
+
+
+def incident_date(text: str, published: dt.date | None, gold: dt.date | None) -> dict[str, Any]:
     unknown = {"text": None, "resolved": None, "precision": "unknown"}
-    if published is None:
+    if published is None or gold is None:
         return unknown
     candidates = list(date_candidates(text, published))
     for tolerance in (0, 1):
@@ -401,7 +416,7 @@ def _summary_line(kind: str, where: dict | None, date: dict, deaths: dict) -> st
 def incident_event(
     text: str, spans: list[tuple[int, int]], published: dt.date | None, incident: dict[str, Any]
 ) -> dict[str, Any]:
-    gold = dt.date.fromisoformat(incident["date"])
+    gold = _gold_date(incident)
     date = incident_date(text, published, gold)
     where = place(text, incident)
     deaths = fatalities(text, int(incident.get("num_killed") or 0))
@@ -432,8 +447,8 @@ def follow_up_event(
     first: dict[str, Any],
 ) -> dict[str, Any] | None:
     text = article["text"]
-    gold = dt.date.fromisoformat(incident["date"])
-    if published is None or (published - gold).days < FOLLOW_UP_DAYS:
+    gold = _gold_date(incident)
+    if published is None or gold is None or (published - gold).days < FOLLOW_UP_DAYS:
         return None
     lines = [m.group() for m in PARAGRAPH.finditer(text)][:2]
     head = "\n".join([article.get("title") or "", *lines])
@@ -529,7 +544,7 @@ def summary(
 def derive(article: dict[str, Any], incident: dict[str, Any]) -> dict[str, Any]:
     """The scripted answer (an ``Extraction`` as JSON) for one article."""
     text = article["text"]
-    published = dt.date.fromisoformat(article["published"]) if article.get("published") else None
+    published = _date(article.get("published"))
     spans = sentences(text)
     first = incident_event(text, spans, published, incident)
     events = [first]
@@ -578,7 +593,7 @@ def check_answer(answer: dict[str, Any], article: dict[str, Any]) -> list[str]:
         found = a.align(value)
         if found is None or found.method != "exact":
             problems.append(f"{where}: {value!r} does not occur verbatim")
-    published = dt.date.fromisoformat(article["published"]) if article.get("published") else None
+    published = _date(article.get("published"))
     problems += [
         f"{i.path}: {i.code}: {i.message}" for i in review(extraction, text, published).errors
     ]
@@ -596,7 +611,7 @@ def derive_all(data: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any], lis
     """(article, answer, problems) for every article of ``data``, streamed in file order."""
     incidents = {i["incident_id"]: i for i in read_jsonl(data / "incidents.jsonl")}
     for article in read_jsonl(data / "articles.jsonl"):
-        answer = derive(article, incidents[article["incident_id"]])
+        answer = derive(article, incidents.get(article.get("incident_id"), {}))
         yield article, answer, check_answer(answer, article)
 
 
