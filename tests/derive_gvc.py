@@ -34,11 +34,12 @@ named people, no deaths, the place only as a county or state the article writes 
   GVA's date falls in that week (precision week, resolved to its Monday). Otherwise the article
   gives no date: ``text`` null, ``resolved`` null, precision "unknown" (the schema's rule for an
   unresolvable date; the record's ``anchor`` keeps the publication date for the resolver).
-* Place: the first of these the article writes (whole words, case-sensitive first, then
-  case-insensitive): GVA's ``city_or_county``; its part before a parenthesis ("Cedaredge (Grand
-  Mesa)" -> "Cedaredge") and the part inside it; the first "<Name> County" / "<Name> Parish" phrase
-  of the article; the state's name. None of them -> location null. Country "USA"; admin1 GVA's
-  state name (GVA gives it, it is the admin1 the record can state).
+* Place: the first of these the article writes (whole words, case-sensitive first, then case-
+  insensitive): "<X> County" when GVA writes "X (county)"; GVA's ``city_or_county``; its part before
+  a parenthesis ("Cedaredge (Grand Mesa)" -> "Cedaredge") and the part inside it; the first "<Name>
+  County" / "<Name> Parish" phrase of the article; the state's name; each also with Saint/Mount/Fort
+  written "St."/"Mt."/"Ft." (with or without the full stop). None of them -> location null. Country
+  "USA"; admin1 GVA's state name (GVA gives it, it is the admin1 the record can state).
 * Targets = GVA participants of type Victim, actors = Subject-Suspect, each only when the article
   names them: the full GVA name, or first and last name with one middle name or initial between
   (whole words, case-insensitive); the words found are the evidence. Country USA; victims sector
@@ -152,7 +153,7 @@ _NUM = r"(?:\d{1,2}|" + "|".join(_NUM_WORDS) + r")(?![\w-]|\s+years?\b)"  # not 
 _NOUN = r"(?:\s+[a-z-]+){0,2}?"
 DEATH_NUMBERED = (
     re.compile(
-        rf"\b({_NUM}){_NOUN}\s+(?:(?:were|are|have been|had been)\s+)?"
+        rf"\b({_NUM}){_NOUN}\s+(?:(?:were|are|have been|had been)\s+)?(?:found\s+)?"
         rf"(?:killed|dead|died|shot dead|shot to death|fatally shot)\b",
         re.I,
     ),
@@ -345,14 +346,26 @@ def people(text: str, incident: dict[str, Any], kind: str, sector: str | None) -
 def place(text: str, incident: dict[str, Any]) -> dict[str, Any] | None:
     raw = (incident.get("city_or_county") or "").strip()
     before = raw.split("(")[0].strip()
-    inside = re.findall(r"\(([^)]+)\)", raw)
+    inside = [i for i in re.findall(r"\(([^)]+)\)", raw) if i.strip().lower() != "county"]
+    named = [f"{before} County"] if re.search(r"\(county\)", raw, re.I) else []
     county = re.search(r"\b(?:[A-Z][a-z]+\s){1,2}(?:County|Parish)\b", text)
     state = incident.get("state")
-    options = [raw, before, *inside, county.group() if county else None, state]
-    found = find_phrase(text, [o for o in options if o])
+    options = [*named, raw, before, *inside, county.group() if county else None, state]
+    options = [v for o in options if o for v in (o, *_abbreviated(o))]
+    found = find_phrase(text, options)
     if found is None:
         return None
     return {"text": found, "country": "USA", "admin1": state}
+
+
+ABBREVIATIONS = {"Saint": "St.", "Mount": "Mt.", "Fort": "Ft."}
+
+
+def _abbreviated(name: str) -> list[str]:
+    """'Saint Paul' -> ['St. Paul', 'St Paul'] (as newspapers write it)."""
+    first, _, rest = name.partition(" ")
+    short = ABBREVIATIONS.get(first)
+    return [f"{short} {rest}", f"{short[:-1]} {rest}"] if short and rest else []
 
 
 def _number(token: str) -> int:

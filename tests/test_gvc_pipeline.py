@@ -26,6 +26,7 @@ from derive_gvc import (
     derive,
     fatalities,
     incident_date,
+    place,
     read_jsonl,
     resolve_expression,
 )
@@ -138,3 +139,11 @@ def test_fatalities_do_not_read_ages_as_death_counts() -> None:
         "estimated": False,
         "text": None,
     }
+
+
+def test_the_place_is_written_as_the_article_writes_it() -> None:
+    where = place("Police in St. Paul said...", {"city_or_county": "Saint Paul", "state": "MN"})
+    assert where == {"text": "St. Paul", "country": "USA", "admin1": "MN"}
+    text = "A Marion County deputy said the boy lived in Marion, near Jefferson."
+    assert place(text, {"city_or_county": "Marion (county)"})["text"] == "Marion County"
+    assert place("Nothing here.", {"city_or_county": "Rome", "state": "Georgia"}) is None
