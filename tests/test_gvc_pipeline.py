@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import DATA, REPLAY_URL, TEST_KEY, all_spans
+from conftest import DATA, REPLAY_URL, ROOT, TEST_KEY, all_spans
 from scripted_server import Fixture, ScriptedServer
 from typer.testing import CliRunner
 
@@ -147,3 +147,23 @@ def test_the_place_is_written_as_the_article_writes_it() -> None:
     text = "A Marion County deputy said the boy lived in Marion, near Jefferson."
     assert place(text, {"city_or_county": "Marion (county)"})["text"] == "Marion County"
     assert place("Nothing here.", {"city_or_county": "Rome", "state": "Georgia"}) is None
+
+
+def test_the_benchmark_server_finds_answers_by_article_text_and_title() -> None:
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from resolve_gvc import IndexedServer
+
+    text = "The same wire story.\n\nPrinted twice."
+    fixtures = [Fixture("a", text, {"n": 1}), Fixture("b", text, {"n": 2}), Fixture("c", "x y", {})]
+    server = IndexedServer(fixtures, {"a": "First title", "b": "Second title", "c": ""})
+    try:
+
+        def asked(title: str, body: str) -> str:
+            prompt = f"Publication date: unknown\nTitle: {title}\n\n<article>\n{body}\n</article>"
+            return server._find_fixture([{"role": "user", "content": prompt}]).id
+
+        assert asked("Second title", "The same  wire story.\nPrinted twice.") == "b"
+        assert asked("First title", text) == "a"
+        assert asked("", "x y") == "c"
+    finally:
+        server.stop()
