@@ -128,7 +128,8 @@ def derive(data: Path, work: Path) -> tuple[list[Fixture], dict[str, str], dict[
     quality: Counter[str] = Counter()
     with (work / "articles.jsonl").open("w", encoding="utf-8") as out:
         for article, answer, problems in derive_all(data):
-            quality.update(_agreement(answer, incidents.get(article.get("incident_id"), {})))
+            if answer:
+                quality.update(_agreement(answer, incidents.get(article.get("incident_id"), {})))
             meta = {k: article.get(k) for k in ("id", "title", "published", "url")}
             out.write(json.dumps(meta | {"text": article["text"]}) + "\n")
             if problems:
@@ -408,7 +409,7 @@ def run(data: Path, work: Path, concurrency: int) -> dict[str, Any]:
     articles = list(read_jsonl(data / "articles.jsonl"))
     incidents = {i["incident_id"]: i for i in read_jsonl(data / "incidents.jsonl")}
     ids = [a["id"] for a in articles]
-    gold = {a["id"]: a["incident_id"] for a in articles}
+    gold = {a["id"]: a.get("incident_id") or f"unlabelled:{a['id']}" for a in articles}
     fixtures, titles, stats = derive(data, work)
     timings["derive_s"] = time.perf_counter() - clock
 
@@ -466,7 +467,7 @@ def run(data: Path, work: Path, concurrency: int) -> dict[str, Any]:
         "window_days": WINDOW_DAYS,
     }
     timings["baselines_s"] = time.perf_counter() - clock
-    by_article = {a["id"]: incidents[a["incident_id"]] for a in articles}
+    by_article = {a["id"]: incidents.get(a.get("incident_id"), {}) for a in articles}
     result["geocode"] = geocode_scores(records, by_article)
     result["pipeline"] = stats
     result["timings"] = {k: round(v, 1) for k, v in timings.items()}

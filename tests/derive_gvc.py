@@ -624,8 +624,12 @@ def derive_all(data: Path) -> Iterator[tuple[dict[str, Any], dict[str, Any], lis
     """(article, answer, problems) for every article of ``data``, streamed in file order."""
     incidents = {i["incident_id"]: i for i in read_jsonl(data / "incidents.jsonl")}
     for article in read_jsonl(data / "articles.jsonl"):
-        answer = derive(article, incidents.get(article.get("incident_id"), {}))
-        yield article, answer, check_answer(answer, article)
+        try:
+            answer = derive(article, incidents.get(article.get("incident_id"), {}))
+            problems = check_answer(answer, article)
+        except Exception as exc:  # an unusable article (no text, bad fields) must not stop a run
+            answer, problems = {}, [f"cannot derive an answer: {exc!r}"]
+        yield article, answer, problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -638,7 +642,7 @@ def main(argv: list[str] | None = None) -> int:
     failed = total = follow_ups = 0
     for article, answer, problems in derive_all(args.data):
         total += 1
-        follow_ups += len(answer["events"]) > 1
+        follow_ups += len(answer.get("events", [])) > 1
         if problems:
             failed += 1
             for p in problems:

@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from derive_gvc import (
     check_answer,
     derive,
+    derive_all,
     fatalities,
     incident_date,
     place,
@@ -167,3 +168,14 @@ def test_the_benchmark_server_finds_answers_by_article_text_and_title() -> None:
         assert asked("", "x y") == "c"
     finally:
         server.stop()
+
+
+def test_an_unusable_article_is_reported_not_fatal(tmp_path: Path) -> None:
+    good = sample()[0]
+    lines = [good, {"id": "empty", "text": "", "incident_id": "none", "published": "2016-01-01"}]
+    (tmp_path / "articles.jsonl").write_text("".join(json.dumps(a) + "\n" for a in lines))
+    incidents = (SAMPLE / "incidents.jsonl").read_text(encoding="utf-8")
+    (tmp_path / "incidents.jsonl").write_text(incidents, encoding="utf-8")
+    results = list(derive_all(tmp_path))
+    assert (results[0][0]["id"], results[0][2]) == (good["id"], [])
+    assert results[1][1] == {} and results[1][2][0].startswith("cannot derive an answer")
