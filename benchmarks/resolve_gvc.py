@@ -8,7 +8,7 @@ Runs on any folder holding ``articles.jsonl`` + ``incidents.jsonl`` in GVC's for
 1. derive: ``tests/derive_gvc.py`` turns each article + its gold incident into a scripted answer
    (every answer is checked; one that fails is counted and its article gets no fixture).
 2. serve: the scripted server (``tests/scripted_server.py``) in this process on 127.0.0.1, its
-   fixture found by the article text between ``<article>`` tags through a dict (one lookup per
+   fixture found by the article text between its ``<article-…>`` tags through a dict (one lookup per
    request, so the server is not quadratic in the number of fixtures).
 3. ``summarizer batch`` (subprocess, the real openai client) -> ``records.jsonl``.
 4. ``summarizer resolve records.jsonl -o events.jsonl`` (subprocess; the CLI contract of issue 12).
@@ -83,7 +83,7 @@ NULL_GAP_DAYS = 60
 NULL_QUANTILE = 0.999
 SEED = 12
 PERTURB = {"drop_name": 0.5, "date_shift": 0.2, "county": 0.3, "fatalities": 0.2}
-_ARTICLE = re.compile(r"<article>\n(.*?)\n</article>", re.S)
+_ARTICLE = re.compile(r"<(article-[0-9a-f]+)>\n(.*?)\n</\1>", re.S)  # summarizer.prompts.boundary
 _COUNTY = re.compile(r"\b(?:[A-Z][a-z]+\s){1,2}(?:County|Parish)\b")
 STOP_WORDS = frozenset(
     """a about after again all also an and any are as at be been before being but by can could
@@ -111,7 +111,7 @@ class IndexedServer(ScriptedServer):
     def _find_fixture(self, messages: list[dict[str, Any]]) -> Fixture:
         joined = "\n".join(str(m.get("content") or "") for m in messages)
         found = _ARTICLE.search(joined)
-        ids = self._by_text.get(_normalize(found.group(1)), []) if found else []
+        ids = self._by_text.get(_normalize(found.group(2)), []) if found else []
         answers = {json.dumps(self.fixtures[i].answer, sort_keys=True) for i in ids}
         if len(answers) > 1:  # copies of one text with different answers: the title decides
             ids = [i for i in ids if f"Title: {self._titles.get(i, '')}\n" in joined] or ids

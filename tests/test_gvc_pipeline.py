@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import jinja2
 import pytest
 from conftest import DATA, REPLAY_URL, ROOT, TEST_KEY, all_spans
 from scripted_server import Fixture, ScriptedServer
@@ -32,8 +33,10 @@ from derive_gvc import (
     resolve_expression,
 )
 
+from summarizer import prompts
 from summarizer.cli import app
 from summarizer.schema import ArticleAnalysis
+from summarizer.source import make_article
 
 SAMPLE = DATA / "gvc"
 RESPONSES = SAMPLE / "responses"
@@ -159,8 +162,9 @@ def test_the_benchmark_server_finds_answers_by_article_text_and_title() -> None:
     server = IndexedServer(fixtures, {"a": "First title", "b": "Second title", "c": ""})
     try:
 
-        def asked(title: str, body: str) -> str:
-            prompt = f"Publication date: unknown\nTitle: {title}\n\n<article>\n{body}\n</article>"
+        def asked(title: str, body: str) -> str:  # the user message the pipeline sends
+            context = prompts.context(make_article(body, title=title or None))
+            prompt = jinja2.Template(prompts.load().user_template).render(**context)
             return server._find_fixture([{"role": "user", "content": prompt}]).id
 
         assert asked("Second title", "The same  wire story.\nPrinted twice.") == "b"
