@@ -316,6 +316,21 @@ def _quiet_libraries() -> None:
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
 
 
+def _plan_text(plan: Any, settings: Settings) -> str:
+    """What a run will do and cost, before it starts (``run --dry-run`` prints only this)."""
+    from summarizer.batch.cost import COMPLETION_GUESS, PRICES, dollars, price_for
+    from summarizer.schema import Usage
+
+    answers = plan.calls * COMPLETION_GUESS
+    usage = Usage(prompt_tokens=plan.prompt_tokens, completion_tokens=answers)
+    cost = dollars(usage, price_for(settings.model, PRICES))
+    money = "unknown (no price for this model)" if cost is None else f"about ${cost:,.4f}"
+    return (
+        f"plan: {plan.describe()}\n"
+        f"estimated cost: {money} ({answers:,} answer tokens assumed, list prices, no re-asks)\n"
+    )
+
+
 class StrictnessOpt(StrEnum):
     strict = "strict"
     lenient = "lenient"
@@ -378,9 +393,32 @@ def run(
     verify: Annotated[
         bool, typer.Option("--verify", help="a second model call judges each summary bullet")
     ] = False,
+    context_window: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="TOKENS",
+            help="tokens the model's context holds (Ollama: its num_ctx); default: the "
+            "provider's [env: SUMMARIZER_CONTEXT_WINDOW]",
+        ),
+    ] = None,
+    max_chars: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            metavar="N",
+            help="longest document accepted, in characters (default 5,000,000) "
+            "[env: SUMMARIZER_MAX_CHARS]",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="print the plan (chunks, tokens, calls, cost); no call"),
+    ] = False,
     no_log: NoLogOpt = False,
 ) -> None:
     """Analyse one article: events, quotes and a summary, every span checked against the text."""
+    from summarizer import chunking
     from summarizer import inputs as inputs_module
     from summarizer import verify as verify_module
     from summarizer.pipeline import analyze
@@ -393,7 +431,12 @@ def run(
     _quiet_libraries()
     _checked(output, file)
     settings = _settings(
-        model=model, base_url=base_url, mode=mode, strictness=strictness and strictness.value
+        model=model,
+        base_url=base_url,
+        mode=mode,
+        strictness=strictness and strictness.value,
+        context_window=context_window,
+        max_chars=max_chars,
     )
     try:
         ctx.with_resource(calllog.recording(on=not no_log))
@@ -405,6 +448,12 @@ def run(
             url=url,
             id=id,
         )
+        plan = chunking.plan(article, settings)
+        if dry_run:
+            _out(_plan_text(plan, settings))
+            return
+        if plan.chunked:
+            typer.echo(printable(_plan_text(plan, settings).rstrip("\n")), err=True)
         result = analyze(article, settings)
         if verify:
             result = verify_module.apply(result, *verify_module.verify(result, settings))

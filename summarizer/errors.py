@@ -55,6 +55,12 @@ class ProviderError(ModelError):
     code = "provider_error"
 
 
+class PromptTruncated(ModelError):
+    """The provider read fewer prompt tokens than were sent: it cut the prompt without a word."""
+
+    code = "prompt_truncated"
+
+
 class ProviderUnreachable(ProviderError):
     """No connection to the provider at all (refused, unknown host): nothing was tried."""
 

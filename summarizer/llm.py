@@ -45,6 +45,7 @@ from summarizer import calllog
 from summarizer.errors import (
     ConfigError,
     ModelError,
+    PromptTruncated,
     ProviderError,
     ProviderUnreachable,
     mask_url,
@@ -83,18 +84,24 @@ class Provider:
     default_base_url: str | None
     needs_key: bool
     factory: ClientFactory
+    context: tuple[int, str] | None = None  # default context window, and where it comes from
 
 
 PROVIDERS: dict[str, Provider] = {}
 
 
 def provider(
-    name: str, *, base_url: str | None = None, needs_key: bool = True
+    name: str,
+    *,
+    base_url: str | None = None,
+    needs_key: bool = True,
+    context: tuple[int, str] | None = None,
 ) -> Callable[[ClientFactory], ClientFactory]:
-    """Register a client factory for model strings starting with ``name/``."""
+    """Register a client factory for model strings starting with ``name/``; ``context`` is the
+    default context window (tokens, and why), None for :data:`MODEL_CONTEXT` by model name."""
 
     def register(factory: ClientFactory) -> ClientFactory:
-        PROVIDERS[name] = Provider(name, base_url, needs_key, factory)
+        PROVIDERS[name] = Provider(name, base_url, needs_key, factory, context)
         return factory
 
     return register
@@ -110,10 +117,37 @@ def _openai_client(target: Target, settings: Settings, use_async: bool) -> Any:
     )
 
 
+OLLAMA_NUM_CTX = 4096
+"""Ollama's default context (num_ctx) below 24 GiB of VRAM, the least it picks (32k at 24-48 GiB,
+256k above; docs.ollama.com/context-length; it was 2048 in older releases). A longer prompt is
+cut without a word, so this is assumed until ``--context-window`` says what the server runs."""
+SERVER_CONTEXT = 8192
+"""vLLM and llama.cpp use whatever context the server was started with (``--max-model-len``,
+``-c``), which the client cannot see: this conservative value until ``--context-window``."""
+MODEL_CONTEXT = {"gpt-4.1": 1_047_576, "gpt-4o": 128_000}
+"""Context windows of OpenAI models by name prefix (OpenAI's model pages)."""
+OPENAI_PROTOCOL_CONTEXT = 128_000
+"""Assumed for an OpenAI-protocol model not in :data:`MODEL_CONTEXT`."""
+
 provider("openai")(_openai_client)
-provider("ollama", base_url="http://localhost:11434/v1", needs_key=False)(_openai_client)
-provider("vllm", base_url="http://localhost:8000/v1", needs_key=False)(_openai_client)
-provider("llamacpp", base_url="http://localhost:8080/v1", needs_key=False)(_openai_client)
+provider(
+    "ollama",
+    base_url="http://localhost:11434/v1",
+    needs_key=False,
+    context=(OLLAMA_NUM_CTX, "Ollama's default num_ctx"),
+)(_openai_client)
+provider(
+    "vllm",
+    base_url="http://localhost:8000/v1",
+    needs_key=False,
+    context=(SERVER_CONTEXT, "assumed: vLLM's is the server's --max-model-len"),
+)(_openai_client)
+provider(
+    "llamacpp",
+    base_url="http://localhost:8080/v1",
+    needs_key=False,
+    context=(SERVER_CONTEXT, "assumed: llama.cpp's is the server's -c"),
+)(_openai_client)
 
 
 @provider("azure")
@@ -136,11 +170,7 @@ def _azure_client(target: Target, settings: Settings, use_async: bool) -> Any:
 
 def resolve(settings: Settings) -> Target:
     """Turn the model string and settings into a :class:`Target`, or raise :class:`ConfigError`."""
-    prefix, sep, rest = settings.model.partition("/")
-    if sep and prefix in PROVIDERS:
-        prov, name = PROVIDERS[prefix], rest
-    else:
-        prov, name = PROVIDERS["openai"], settings.model
+    prov, name = _provider(settings)
     key = settings.api_key.get_secret_value() if settings.api_key else None
     if prov.needs_key and not key and not settings.base_url:
         raise ConfigError(
@@ -152,6 +182,27 @@ def resolve(settings: Settings) -> Target:
     if not name:
         raise ConfigError(f"model string {settings.model!r} names no model")
     return Target(prov.name, name, settings.base_url or prov.default_base_url, key)
+
+
+def _provider(settings: Settings) -> tuple[Provider, str]:
+    """The provider of ``settings.model`` and the model name it knows (no key needed)."""
+    prefix, sep, rest = settings.model.partition("/")
+    if sep and prefix in PROVIDERS:
+        return PROVIDERS[prefix], rest
+    return PROVIDERS["openai"], settings.model
+
+
+def context_window(settings: Settings) -> tuple[int, str]:
+    """The context window a call may fill (tokens) and where that number comes from."""
+    if settings.context_window:
+        return settings.context_window, "--context-window"
+    prov, model = _provider(settings)
+    if prov.context is not None:
+        return prov.context
+    for prefix, tokens in MODEL_CONTEXT.items():
+        if model.startswith(prefix):
+            return tokens, f"{prefix}* models"
+    return OPENAI_PROTOCOL_CONTEXT, "assumed for a model of unknown size"
 
 
 OPENAI_URL = "https://api.openai.com/v1"  # the openai client's default base URL
@@ -237,6 +288,22 @@ def count_tokens(text: str) -> int:
     return len(_encoding().encode(text, disallowed_special=()))
 
 
+ESTIMATE_FACTOR = 1.2
+"""Other providers' tokenizers are unknown: their count is estimated as cl100k tokens times this
+(errs high, so a chunk sized by it fits)."""
+
+
+def tokens_for(settings: Settings) -> tuple[Callable[[str], int], str]:
+    """How tokens are counted for ``settings``' model: the function, and what it is."""
+    if _provider(settings)[0].name in ("openai", "azure"):
+        # gpt-4o/4.1 use o200k_base (not bundled offline), which counts no more than cl100k.
+        return count_tokens, "tiktoken cl100k_base"
+    return (
+        lambda text: int(count_tokens(text) * ESTIMATE_FACTOR) + 1,
+        f"estimate: cl100k_base tokens x {ESTIMATE_FACTOR}",
+    )
+
+
 def prompt_tokens(body: Mapping[str, Any]) -> int:
     """Estimated prompt tokens of a chat-completions request body (or its create kwargs)."""
     total = 3
@@ -284,6 +351,7 @@ class _Tracker:
         if self.log is not None:
             self.hooks.on("completion:error", self._logged_error)
             self.hooks.on("parse:error", self._logged_error)
+        self.truncated: tuple[int, int] | None = None  # (tokens sent, tokens the provider read)
 
     def _attempt(self, *args: Any, **kwargs: Any) -> None:
         self.usage.calls += 1
@@ -328,6 +396,11 @@ class _Tracker:
             self.usage.estimated = True
         if usage is None:
             return
+        if not self.usage.estimated:
+            # response_format left out: not every server counts the schema it constrains with
+            sent = prompt_tokens({k: v for k, v in self.request.items() if k != "response_format"})
+            if (usage.prompt_tokens or 0) < sent * (1 - TRUNCATION_TOLERANCE):
+                self.truncated = (sent, usage.prompt_tokens or 0)
         # Read before instructor folds it into its running total (it mutates response.usage).
         self.usage.prompt_tokens += usage.prompt_tokens or 0
         self.usage.completion_tokens += usage.completion_tokens or 0
@@ -337,6 +410,25 @@ class _Tracker:
     def finish(self) -> Usage:
         self.usage.latency_s = round(time.perf_counter() - self.started, 3)
         return self.usage
+
+    def outcome(self, value: BaseModel | None, target: Target) -> Outcome:
+        """The call's outcome; an error if the provider read less of the prompt than was sent."""
+        usage = self.finish()
+        if self.truncated is None:
+            return Outcome(value, usage)
+        sent, read = self.truncated
+        message = (
+            f"{target}: the provider read {read:,} of the about {sent:,} prompt tokens sent, so it "
+            "cut the prompt without a word; raise the server's context (Ollama: num_ctx or "
+            "OLLAMA_CONTEXT_LENGTH) and pass it as --context-window, or lower --context-window "
+            "so that chunks are smaller"
+        )
+        return Outcome(None, usage, PromptTruncated(message, usage=usage, attempts=usage.calls))
+
+
+TRUNCATION_TOLERANCE = 0.4
+"""A provider reporting fewer prompt tokens than this share below the count sent cut the prompt
+(tokenizers differ: cl100k counts gpt-4o's o200k tokens and local models' within it)."""
 
 
 def _request(
@@ -382,8 +474,10 @@ def call(
             **_request(settings, target, messages, context, response_model, tracker.hooks)
         )
     except (InstructorError, openai.APIError) as exc:
+        if tracker.truncated is not None and provider_error(exc, target) is None:
+            return tracker.outcome(None, target)
         return _failed(exc, tracker, target)
-    return Outcome(value, tracker.finish())
+    return tracker.outcome(value, target)
 
 
 async def acall(
@@ -403,8 +497,10 @@ async def acall(
             **_request(settings, target, messages, context, response_model, tracker.hooks)
         )
     except (InstructorError, openai.APIError) as exc:
+        if tracker.truncated is not None and provider_error(exc, target) is None:
+            return tracker.outcome(None, target)
         return _failed(exc, tracker, target)
-    return Outcome(value, tracker.finish())
+    return tracker.outcome(value, target)
 
 
 def provider_error(

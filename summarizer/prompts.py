@@ -94,3 +94,25 @@ def context(article: Article) -> dict[str, Any]:
         "title": article.title,
         "source": article.source,
     }
+
+
+REDUCE_TEMPLATES = ("reduce_system.j2", "reduce_user.j2")
+"""The reduce step of a chunked document: one summary from the summaries of its parts."""
+
+
+@functools.cache
+def load_reduce() -> Prompt:
+    """The reduce step's system message and user template (read once per process)."""
+    system, user = (data_dir("prompts") / n for n in REDUCE_TEMPLATES)
+    return Prompt(system=system.read_text(encoding="utf-8"), user_template=user.read_text("utf-8"))
+
+
+def reduce_context(article: Article, summaries: list[str]) -> dict[str, Any]:
+    """Template variables of the reduce step: the parts' summaries (JSON lines) as data, and the
+    whole document (``article``), against which instructor's validation checks the answer."""
+    lines = "\n".join(summaries)
+    return context(article) | {
+        "summaries": lines,
+        "parts": len(summaries),
+        "boundary": boundary(lines, article.title, article.source),
+    }

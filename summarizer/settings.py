@@ -62,6 +62,19 @@ class Settings(BaseSettings):
         "validation.ok false); strict fails the article instead (ChecksFailed, exit 1)",
     )
 
+    context_window: int | None = Field(
+        None,
+        gt=0,
+        description="tokens the model's context holds (Ollama: the num_ctx it runs with); "
+        "default: the provider's, see summarizer.llm.context_window",
+    )
+    max_chars: int | None = Field(
+        None,
+        gt=0,
+        description="longest document accepted, in characters (default "
+        "summarizer.source.MAX_CHARS, 5,000,000); long ones are chunked to the context window",
+    )
+
     @field_validator("base_url")
     @classmethod
     def _http_url(cls, url: str | None) -> str | None:

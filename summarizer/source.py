@@ -12,10 +12,11 @@ from pydantic import BaseModel, field_validator
 
 from summarizer.errors import InputError
 
-MAX_CHARS = 200_000
-"""Longest article accepted, in characters (about 50k tokens): longer input is refused."""
+MAX_CHARS = 5_000_000
+"""Longest document accepted by default, in characters (about 1.2M tokens, chunked to the
+model's context); ``--max-chars`` / ``SUMMARIZER_MAX_CHARS`` sets another ceiling."""
 MAX_BYTES = MAX_CHARS * 4
-"""Most bytes read from one input (UTF-8 takes up to 4 bytes a character); reading stops there."""
+"""Most bytes read from one input by default (UTF-8 takes up to 4 bytes a character)."""
 
 
 class Article(BaseModel):
@@ -34,10 +35,6 @@ class Article(BaseModel):
     def _usable_text(cls, text: str) -> str:
         if not text.strip():
             raise InputError("the article is empty (no text besides whitespace)")
-        if len(text) > MAX_CHARS:
-            raise InputError(
-                f"the article has {len(text):,} characters; the limit is {MAX_CHARS:,}"
-            )
         return text
 
     @field_validator("published", mode="before")
@@ -55,8 +52,19 @@ class Article(BaseModel):
         return self.id or f"sha256-{self.sha256[:16]}"
 
 
-def make_article(text: str, **meta: object) -> Article:
-    """Build an :class:`Article`, turning validation failures into one-line :class:`InputError`."""
+def check_length(text: str, max_chars: int | None = None) -> None:
+    """Refuse a text longer than ``max_chars`` (default :data:`MAX_CHARS`) with an InputError."""
+    limit = max_chars or MAX_CHARS
+    if len(text) > limit:
+        raise InputError(
+            f"the article has {len(text):,} characters; the limit is {limit:,} (--max-chars)"
+        )
+
+
+def make_article(text: str, *, max_chars: int | None = None, **meta: object) -> Article:
+    """Build an :class:`Article` of at most ``max_chars`` characters (default
+    :data:`MAX_CHARS`), turning validation failures into one-line :class:`InputError`."""
+    check_length(text, max_chars)
     try:
         return Article(text=text, **meta)  # type: ignore[arg-type]
     except InputError:
@@ -89,21 +97,25 @@ def stdin() -> BinaryIO:
     return sys.stdin.buffer
 
 
-def read_text(path: str) -> str:
+def read_text(path: str, max_chars: int | None = None) -> str:
     """Read UTF-8 text from a file path or ``-`` (stdin); undecodable bytes are an InputError.
 
-    At most :data:`MAX_BYTES` + 1 bytes are read: a longer input is refused without reading it."""
+    At most 4 x ``max_chars`` (default :data:`MAX_BYTES`) + 1 bytes are read: a longer input is
+    refused without reading it."""
+    limit = max_chars or MAX_CHARS
+    max_bytes = limit * 4
     try:
         if path == "-":
-            data = stdin().read(MAX_BYTES + 1)
+            data = stdin().read(max_bytes + 1)
         else:
             with open(path, "rb") as handle:
-                data = handle.read(MAX_BYTES + 1)
+                data = handle.read(max_bytes + 1)
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
-    if len(data) > MAX_BYTES:
+    if len(data) > max_bytes:
         raise InputError(
-            f"{path} is more than {MAX_BYTES:,} bytes; the limit is {MAX_CHARS:,} characters"
+            f"{path} is more than {max_bytes:,} bytes; the limit is {limit:,} characters "
+            "(--max-chars)"
         )
     try:
         return data.decode("utf-8-sig")
@@ -137,6 +149,7 @@ __all__ = [
     "MAX_CHARS",
     "Article",
     "InputError",
+    "check_length",
     "describe",
     "make_article",
     "parse_date",

@@ -36,6 +36,8 @@ Scenarios, chosen by substrings of the request's ``model`` (they combine; no mat
     * ``server-error-once``: the first request per (model, fixture id) gets HTTP 500.
       If both gates are requested, the 429 comes first, then the 500, then answers.
     Gate counters live in the server; :meth:`ScriptedServer.reset` clears them.
+    * ``truncated-context``: ``prompt_tokens`` is reported as at most :data:`NUM_CTX`, as Ollama
+      does when it cuts a prompt to its ``num_ctx`` without a word.
     * ``ungrounded``: a ``PairVerdict`` answer (``resolve --adjudicate``, see
       :func:`pair_verdict_answer`) also cites a span found in neither event.
 
@@ -97,6 +99,8 @@ from types import TracebackType
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
+import scripted_chunks
+
 CREATED = 1_700_000_000
 FIXED_HTTP_DATE = "Tue, 14 Nov 2023 22:13:20 GMT"  # == CREATED, keeps cassette headers stable
 FABRICATED_SENTENCE = "We will never negotiate with anyone, ever."
@@ -111,9 +115,11 @@ SCENARIOS = (
     "server-error-once",
     "no-usage",
     "refuse-key",
+    "truncated-context",
 )
 MODELS = ("scripted", *(f"scripted-{name}" for name in SCENARIOS))
 
+NUM_CTX = 2048  # the context ``truncated-context`` pretends to cut prompts to
 FAULTS = ("server_error", "timeout", "malformed_json", "schema_invalid")
 
 Headers = list[tuple[str, str]]
@@ -444,6 +450,7 @@ class ScriptedServer:
             raise _bad_request("The scripted server does not stream.")
         model = str(body.get("model", "scripted"))
         verdicts = verdicts_answer(body, messages)  # the --verify call (summarizer.verify)
+        verdicts = verdicts or scripted_chunks.reduce_answer(body, messages, _tool_name)
         fixture = Fixture("verify", "", verdicts) if verdicts else None
         pair = pair_verdict_answer(body, messages, model)  # resolve --adjudicate
         fixture = fixture or (Fixture("adjudicate", "", pair) if pair else None)
@@ -497,6 +504,10 @@ class ScriptedServer:
         }
         if "no-usage" in wanted:
             del reply["usage"]
+        elif "truncated-context" in wanted:
+            usage = reply["usage"]
+            usage["prompt_tokens"] = min(usage["prompt_tokens"], NUM_CTX)
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return reply
 
     # ------------------------------------------------------------------ Files + Batches API
@@ -644,6 +655,10 @@ class ScriptedServer:
         ]
         if len(hits) == 1:
             return self.fixtures[hits[0]]
+        if not hits and (part := scripted_chunks.chunk_of(messages, self.fixtures)) is not None:
+            fixture_id, chunk = part  # a chunk of a long document (tests/scripted_chunks.py)
+            answer = scripted_chunks.chunk_answer(self.fixtures[fixture_id].answer, chunk)
+            return Fixture(fixture_id, chunk, answer)
         if not hits:
             msg = (
                 "No scripted fixture's article occurs in the request messages "

@@ -210,7 +210,7 @@ def test_stdin_is_read_only_to_the_limit(monkeypatch: pytest.MonkeyPatch) -> Non
 
     endless = _Endless(10 * MAX_BYTES)
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(endless)))
-    with pytest.raises(InputError, match="more than 800,000 bytes"):
+    with pytest.raises(InputError, match=f"more than {MAX_BYTES:,} bytes"):
         read_text("-")
     assert endless.served <= MAX_BYTES + 1 + io.DEFAULT_BUFFER_SIZE
 

@@ -21,7 +21,7 @@ def test_article_defaults() -> None:
 
 @pytest.mark.parametrize(
     ("text", "needle"),
-    [("", "empty"), ("  \n\t", "empty"), ("x" * (MAX_CHARS + 1), "limit is 200,000")],
+    [("", "empty"), ("  \n\t", "empty"), ("x" * (MAX_CHARS + 1), f"limit is {MAX_CHARS:,}")],
 )
 def test_unusable_text(text: str, needle: str) -> None:
     with pytest.raises(InputError, match=needle):
