@@ -340,7 +340,7 @@ class StrictnessOpt(StrEnum):
     epilog=_examples(
         "summarizer run article.txt --published 2020-03-13 > record.json",
         "cat article.txt | summarizer run --format markdown -o -",
-        "summarizer run a.txt -m ollama/qwen2.5:7b --mode json_schema --strictness strict",
+        "summarizer run a.txt -m ollama/qwen2.5:7b --context-window 32768 --strictness strict",
     )
 )
 def run(

@@ -121,9 +121,11 @@ OLLAMA_NUM_CTX = 4096
 """Ollama's default context (num_ctx) below 24 GiB of VRAM, the least it picks (32k at 24-48 GiB,
 256k above; docs.ollama.com/context-length; it was 2048 in older releases). A longer prompt is
 cut without a word, so this is assumed until ``--context-window`` says what the server runs."""
-SERVER_CONTEXT = 8192
+SERVER_CONTEXT = 32_768
 """vLLM and llama.cpp use whatever context the server was started with (``--max-model-len``,
-``-c``), which the client cannot see: this conservative value until ``--context-window``."""
+``-c``), which the client cannot see: assumed until ``--context-window`` says. It leaves room for
+the instructions (about 5k tokens) and an 8k answer; a smaller server is caught after the call
+(it refuses the prompt, or the reported prompt tokens fall short), and the error names the fix."""
 MODEL_CONTEXT = {"gpt-4.1": 1_047_576, "gpt-4o": 128_000}
 """Context windows of OpenAI models by name prefix (OpenAI's model pages)."""
 OPENAI_PROTOCOL_CONTEXT = 128_000

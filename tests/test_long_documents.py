@@ -55,8 +55,8 @@ def test_run_reports_a_cut_prompt_as_one_line_exit_1(tmp_path: Path, configured:
         ("openai/gpt-4.1-mini", 1_047_576),
         ("openai/gpt-4o-2024-08-06", 128_000),
         ("ollama/qwen2.5:7b", 4096),
-        ("vllm/qwen", 8192),
-        ("llamacpp/qwen", 8192),
+        ("vllm/qwen", 32_768),  # a window that holds the instructions and an answer
+        ("llamacpp/qwen", 32_768),
     ],
 )
 def test_context_window_defaults_per_provider(model: str, tokens: int) -> None:
@@ -225,6 +225,18 @@ def test_the_default_ollama_window_is_refused_naming_num_ctx(tmp_path: Path) -> 
     result = runner.invoke(app, ["run", str(path), "--dry-run", "--model", "ollama/qwen2.5:7b"])
     line = one_line_error(result, 2, "4,096 tokens (Ollama's default num_ctx)")
     assert "OLLAMA_CONTEXT_LENGTH" in line
+
+
+@pytest.mark.parametrize("model", ["vllm/Qwen/Qwen2.5-7B-Instruct", "llamacpp/any"])
+def test_servers_of_unknown_window_run_without_a_flag(tmp_path: Path, model: str) -> None:
+    """Only a model string and a base URL: the assumed window holds instructions and answer."""
+    from summarizer.cli import app
+
+    path = tmp_path / "a.txt"
+    path.write_text(SEED_TEXT, encoding="utf-8")
+    result = runner.invoke(app, ["run", str(path), "--dry-run", "--model", model])
+    assert result.exit_code == 0, result.output
+    assert "plan: 1 chunk(s)" in result.stderr + result.stdout
 
 
 def test_max_chars_is_a_ceiling(tmp_path: Path) -> None:
