@@ -42,7 +42,7 @@ import datetime as dt
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 
 import pycountry
 from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationInfo, model_validator
@@ -405,6 +405,8 @@ class CheckedExtraction(Extraction):
 
     model_config = ConfigDict(title="Extraction")
     _review: Review | None = PrivateAttr(default=None)
+    not_reasked: ClassVar[frozenset[str]] = frozenset()
+    """Error codes a subclass leaves to a later check instead of asking again."""
 
     @model_validator(mode="after")
     def _grounded_in_article(self, info: ValidationInfo) -> Self:
@@ -415,7 +417,8 @@ class CheckedExtraction(Extraction):
         result = review(
             self, ctx["article"], dt.date.fromisoformat(published) if published else None
         )
-        if result.errors:
-            raise ValueError(reask_message(result.errors))
+        errors = [i for i in result.errors if i.code not in self.not_reasked]
+        if errors:
+            raise ValueError(reask_message(errors))
         self._review = result
         return self

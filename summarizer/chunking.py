@@ -25,7 +25,7 @@ import jinja2
 from pydantic import ConfigDict, PrivateAttr, ValidationInfo, model_validator
 
 from summarizer import llm, prompts
-from summarizer.checks import CheckedExtraction, check_summary, reask_message, review
+from summarizer.checks import CheckedExtraction, check_summary, reask_message
 from summarizer.errors import ConfigError
 from summarizer.faithfulness import date_words
 from summarizer.grounding import ground
@@ -398,21 +398,7 @@ class CheckedChunk(CheckedExtraction):
     """:class:`CheckedExtraction` for one chunk: errors in :data:`CHUNK_BLIND` are no re-ask."""
 
     model_config = ConfigDict(title="Extraction")  # the request is byte-identical
-
-    @model_validator(mode="after")
-    def _grounded_in_article(self, info: ValidationInfo) -> Self:  # replaces the parent's
-        ctx = info.context or {}
-        if "article" not in ctx:
-            return self
-        published = ctx.get("published")
-        result = review(
-            self, ctx["article"], dt.date.fromisoformat(published) if published else None
-        )
-        errors = [i for i in result.errors if i.code not in CHUNK_BLIND]
-        if errors:
-            raise ValueError(reask_message(errors))
-        self._review = result
-        return self
+    not_reasked = CHUNK_BLIND
 
 
 # ------------------------------------------------------------------------------ reduce step
