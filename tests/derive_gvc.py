@@ -103,7 +103,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the script runs as a file from the repo root
 
-from summarizer.checks import review  # noqa: E402
+from summarizer.checks import _OFFSETS, review  # noqa: E402  (the checks' day offsets)
 from summarizer.faithfulness import date_words, unsupported  # noqa: E402
 from summarizer.grounding import aligner  # noqa: E402
 from summarizer.schema import Extraction  # noqa: E402
@@ -133,15 +133,6 @@ DATE_PATTERNS = (
         r"|[Tt]onight)\b"
     ),
 )
-_OFFSETS = {
-    "yesterday": -1,
-    "last night": -1,
-    "today": 0,
-    "this morning": 0,
-    "this afternoon": 0,
-    "this evening": 0,
-    "tonight": 0,
-}
 WEEK_PATTERN = re.compile(r"\b(?:[Ee]arlier this week|[Tt]his week|[Ll]ast week)\b")
 
 _NUM_WORDS = (
