@@ -35,6 +35,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
+from summarizer import matching
 from summarizer import resolution as resolve_stage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,7 +74,8 @@ def gvc_rows(folder: Path) -> list[dict[str, Any]]:
                 "lat": inc.get("latitude"),
                 "lon": inc.get("longitude"),
                 "names": named,
-                "words": resolve_stage._words([lead]),
+                "words": (words := matching._words([art["title"] or "", lead])),
+                "rare_words": matching._rare(words, "en", named),
                 "actors": [],
                 "targets": named,
                 "kind": "incident",
@@ -98,13 +100,13 @@ def record_rows(folder: Path) -> list[dict[str, Any]]:
     rows = []
     for path in sorted(folder.glob("*.jsonl")):
         records = resolve_stage.load_records(path)
-        rows += [r | {"gold": None} for r in resolve_stage.mention_rows(records)]
+        rows += [r | {"gold": None} for r in matching.mention_rows(records)]
     return rows
 
 
 def copy_row(row: dict[str, Any], r: int) -> dict[str, Any]:
     v, shift = r % VARIANTS, dt.timedelta(days=2 * r)
-    norm = resolve_stage._norm
+    norm = matching.norm
     out = dict(row)
     out["article_id"] = f"{row['article_id']}~{r}"
     out["date"] = row["date"] + shift if row["date"] else None
@@ -121,9 +123,11 @@ def copy_row(row: dict[str, Any], r: int) -> dict[str, Any]:
     out["admin1_key"] = norm(row["admin1"])
     key = norm(out["place_text"])
     out["place_key"] = f"{row['country']}|{out['admin1_key']}|{key}" if key else None
+    out["admin2_key"] = f"{key} county" if key else None  # a county per place variant
     out["names"] = sorted({f"{norm(n)} {r}" for n in row["names"] if norm(n)})
     out["targets"] = [f"{n} {r}" for n in row["targets"]]
-    out["words"] = row["words"]  # shared words are what different events of a stream have
+    # shared (rare) words are what different events of a stream have: kept, the worst case
+    out["words"], out["rare_words"] = row["words"], row["rare_words"]
     out["gold"] = f"{row['gold']}~{r}" if row["gold"] is not None else None
     return out
 
@@ -149,7 +153,7 @@ def _add_copies(
         r += 1
         if len(chunk) >= CHUNK or n >= size:
             resolve_stage.add_mentions(
-                con, pa.Table.from_pylist(chunk, schema=resolve_stage.MENTION_SCHEMA)
+                con, pa.Table.from_pylist(chunk, schema=matching.MENTION_SCHEMA)
             )
             con.register("_gold", pa.table(list(zip(*golds, strict=True)), ["article_id", "gold"]))
             con.execute("insert into gold select * from _gold")

@@ -5,10 +5,11 @@
   and never more than :data:`MAX_CHUNK_TOKENS`. A document within it is one call, as before.
 - :func:`split` cuts at paragraph ends, else sentence ends, never inside a quotation; each chunk
   starts with the last sentences (up to :data:`OVERLAP` of a chunk) of the previous one.
-- :func:`merge` re-bases the chunks' spans to document offsets, joins the same event seen in
-  several chunks into one with the evidence of all (:func:`same_event`, the seam where
-  cross-article resolution plugs in), keeps each quotation once (by span), and numbers the items
-  in document order. The record is then checked against the whole text by the caller.
+- :func:`rebase` moves the chunks' spans to document offsets; :func:`merge_events` joins the
+  same event seen in several chunks into one with the evidence of all (:func:`same_event`,
+  gated by the match model of cross-article resolution, :mod:`summarizer.matching`);
+  :func:`merge_quotes` keeps each quotation once (by span); items are numbered in document
+  order. The record is then checked against the whole text by the caller.
 """
 
 from __future__ import annotations
@@ -17,14 +18,14 @@ import bisect
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Self
 
 import jinja2
 from pydantic import ConfigDict, PrivateAttr, ValidationInfo, model_validator
 
-from summarizer import llm, prompts
+from summarizer import llm, matching, prompts
 from summarizer.checks import CheckedExtraction, check_summary, reask_message
 from summarizer.errors import ConfigError
 from summarizer.faithfulness import date_words
@@ -275,7 +276,7 @@ def _names(actors: list[Actor]) -> set[str]:
 
 
 def same_event(a: Event, b: Event) -> bool:
-    """Whether two events from different chunks of one document are one event: nothing tells
+    """Whether two events from different chunks of one document can be one event: nothing tells
     them apart (PLOVER category, resolved date, place, actors, targets: where both give one),
     and their evidence overlaps, or they share the resolved date and the place (or, both without
     a place, one names no one), or they share an actor (a later paragraph returning to the
@@ -294,9 +295,6 @@ def same_event(a: Event, b: Event) -> bool:
     if a.date.resolved and a.date.resolved == b.date.resolved and _place(a) == _place(b):
         return _place(a) is not None or not (a.actors + a.targets and b.actors + b.targets)
     return bool(_names(a.actors) & _names(b.actors))
-
-
-SameEvent = Callable[[Event, Event], bool]
 
 
 def _spans(spans: Iterable[Span]) -> list[Span]:
@@ -329,15 +327,27 @@ def _joined(events: list[Event]) -> Event:
     )
 
 
-def merge_events(per_chunk: list[list[Event]], same: SameEvent = same_event) -> list[Event]:
-    """The events of all chunks (spans already in document offsets), each event once: events of
-    different chunks that ``same`` matches are joined, the pairs sharing most evidence first, and
-    never two events of one chunk (the model told those apart): the rule of
-    ``summarizer.resolution._Clusters`` with chunks for articles. ``same`` is the seam for that
-    module's pair scoring, which sits above the pipeline in the layers (it reads stored records
-    through DuckDB and Splink), so it cannot be called from here yet. Numbered e1, e2, ... in
-    order of their first evidence."""
+def merge_events(per_chunk: list[list[Event]], article: Article) -> list[Event]:
+    """The events of all chunks of ``article`` (spans already in document offsets), each event
+    once. Two events of different chunks are joined when they can be one event in the document
+    (:func:`same_event`) and the match model of cross-article resolution joins them too
+    (:func:`summarizer.matching.same_event_pairs`, the chunk in place of the article; alone it
+    would join distinct events of one document, which share actors, place and words far more
+    than reports in a stream do); never two events of one chunk (the model told those apart):
+    the constrained linkage of ``summarizer.resolution``, the pairs sharing most evidence first,
+    then the strongest. Numbered e1, e2, ... in order of their first evidence."""
     flat = [(k, e) for k, events in enumerate(per_chunk) for e in events]
+    candidates = {
+        (i, j)
+        for i, (ki, a) in enumerate(flat)
+        for j, (kj, b) in enumerate(flat[i + 1 :], i + 1)
+        if ki != kj and same_event(a, b)
+    }
+    pairs: dict[tuple[int, int], float] = {}
+    if candidates:
+        rows = [matching.mention(article, e) | {"article_id": str(k)} for k, e in flat]
+        scored = matching.same_event_pairs(rows)
+        pairs = {(i, j): w for i, j, w in scored if (i, j) in candidates}
     parent = list(range(len(flat)))
     chunks = [{k} for k, _ in flat]  # the chunks each group has an event from
 
@@ -347,13 +357,10 @@ def merge_events(per_chunk: list[list[Event]], same: SameEvent = same_event) -> 
             i = parent[i]
         return i
 
-    pairs = [
-        (_shared(a.evidence, b.evidence), i, j)
-        for i, (ki, a) in enumerate(flat)
-        for j, (kj, b) in enumerate(flat[i + 1 :], i + 1)
-        if ki != kj and same(a, b)
-    ]
-    for _, i, j in sorted(pairs, key=lambda p: -p[0]):  # the pairs sharing most evidence first
+    def strength(pair: tuple[int, int]) -> tuple[int, float]:
+        return _shared(flat[pair[0]][1].evidence, flat[pair[1]][1].evidence), pairs[pair]
+
+    for i, j in sorted(pairs, key=strength, reverse=True):
         ri, rj = root(i), root(j)
         if ri != rj and not chunks[ri] & chunks[rj]:
             parent[rj] = ri

@@ -144,7 +144,8 @@ async def _analyze_chunks(
             if i.code.startswith("span_") or i.code == "earlier_answer_kept"
         ]
         issues += chunking.chunk_issues(number, chunk, kept)
-    merged_events = chunking.merge_events(events)
+    language = languages.most_common(1)[0][0]
+    merged_events = chunking.merge_events(events, article.model_copy(update={"language": language}))
     merged_quotes = chunking.merge_quotes(quotes)
     summary, summary_issues = await _reduce(
         article, settings, client, summaries, merged_events, usage
@@ -153,7 +154,6 @@ async def _analyze_chunks(
     issues += check(merged_events, merged_quotes, summary, article.text, article.published)
     usage.latency_s = round(time.perf_counter() - started, 3)
     grounded = Grounded(merged_events, merged_quotes, summary, [], alignment)
-    language = languages.most_common(1)[0][0]
     return _record(article, settings, language, Review(grounded, issues), usage)
 
 

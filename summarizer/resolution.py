@@ -1,8 +1,8 @@
 """Resolve stage: group event records that describe the same real-world event into one row each.
 
-Records (``ArticleAnalysis``) become *mentions*, one per event record. Splink (Fellegi-Sunter) on
-DuckDB blocks and scores mention pairs with fixed m/u probabilities (:data:`COMPARISONS`; no
-unsupervised EM); :func:`_cluster` groups scored pairs above :data:`THRESHOLD_WEIGHT` under the
+Records (``ArticleAnalysis``) become *mentions*, one per event record, scored in pairs by the
+match model of :mod:`summarizer.matching` (Splink on DuckDB, fixed m/u, no unsupervised EM);
+:func:`_cluster` groups scored pairs above ``THRESHOLD_WEIGHT`` under the
 same-article and stable-id rules; :func:`_follow_ups` links follow-up events to their incident;
 :func:`_merge` builds one event row with its provenance. The data set lives in a DuckDB file
 (tables ``events``, ``mentions``, ``articles``) and is replaced atomically, so a failed run
@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import os
-import re
 import shutil
 import tempfile
 from collections import Counter, defaultdict
@@ -29,365 +27,22 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from summarizer.errors import InputError
+from summarizer.matching import (
+    COMPARISONS,
+    MENTION_SCHEMA,
+    MODEL_VERSION,
+    THRESHOLD_WEIGHT,
+    level_weights,
+    mention_rows,
+    norm,
+    score,
+)
 from summarizer.records import load_records
-from summarizer.schema import ArticleAnalysis, Event, Place
+from summarizer.schema import ArticleAnalysis
 from summarizer.settings import Settings
 
 if TYPE_CHECKING:
     from summarizer.adjudicate import Adjudicator
-
-MODEL_VERSION = "resolve-1"
-"""Names the match model below; stored with the data set, a data set of another model is refused."""
-
-PROBABILITY_TWO_RANDOM_RECORDS_MATCH = 1e-4
-"""Prior: of two event reports from the same stream picked at random, 1 in 10,000 share an event
-(a regional stream of ~10,000 distinct events a year with ~2 reports each)."""
-
-THRESHOLD_WEIGHT = 0.0
-"""Pairs with a match weight >= 0 (match probability >= 0.5, the Bayes decision point) join."""
-
-FOLLOW_UP_PLOVER = {"SANCTION", "ACCUSE"}
-FOLLOW_UP_MODES = {("COERCE", "arrest"), ("COERCE", "deport"), ("COERCE", "seize")}
-FOLLOW_UP_WORDS = re.compile(
-    r"\b(arrest\w*|charg\w*|arraign\w*|court|hearing|sentenc\w*|convict\w*|indict\w*|plead\w*|"
-    r"trial|funeral\w*|vigil\w*|memorial\w*|buried|burial)\b",
-    re.I,
-)
-
-
-def kind(event: Event) -> str:
-    """``follow_up`` for an arrest, charge, court step, funeral or vigil; else ``incident``.
-
-    ACLED's *Arrests*, PLOVER SANCTION/ACCUSE and COERCE:arrest are follow-ups by type; any other
-    non-ASSAULT event whose summary names one of :data:`FOLLOW_UP_WORDS` is one by its words.
-    """
-    if event.acled_sub_event_type == "Arrests" or event.plover in FOLLOW_UP_PLOVER:
-        return "follow_up"
-    if (event.plover, event.plover_mode) in FOLLOW_UP_MODES:
-        return "follow_up"
-    if event.plover != "ASSAULT" and FOLLOW_UP_WORDS.search(event.summary):
-        return "follow_up"
-    return "incident"
-
-
-# --------------------------------------------------------------------------- the match model
-
-
-def _level(label: str, sql: str, m: float, u: float) -> dict[str, Any]:
-    return {"label_for_charts": label, "sql_condition": sql, "m_probability": m, "u_probability": u}
-
-
-def _null(sql: str) -> dict[str, Any]:
-    return {"label_for_charts": "missing", "sql_condition": sql, "is_null_level": True}
-
-
-_KM = (
-    "6371 * 2 * asin(sqrt(power(sin(radians(lat_r - lat_l) / 2), 2) + cos(radians(lat_l)) * "
-    "cos(radians(lat_r)) * power(sin(radians(lon_r - lon_l) / 2), 2)))"
-)
-_BOTH = "lat_l is not null and lat_r is not null"
-MIN_WORDS = 8
-"""Evidence with fewer distinct words is not compared by words (tiny texts give noisy Jaccard)."""
-_COMMON_WORDS = "len(list_intersect(words_l, words_r))"
-_JACCARD = f"{_COMMON_WORDS} / (len(words_l) + len(words_r) - {_COMMON_WORDS})"
-_DAYS = "abs(date_diff('day', date_l, date_r))"
-
-COMPARISONS: list[dict[str, Any]] = [
-    {
-        "output_column_name": "date",
-        "comparison_description": "incident dates (resolved from the text, not publication)",
-        "comparison_levels": [
-            _null("date_l is null or date_r is null"),
-            _level(
-                "imprecise, within 31 days",
-                f"(precision_l <> 'day' or precision_r <> 'day') and {_DAYS} <= 31",
-                0.05,
-                0.04,
-            ),
-            _level("same day", "date_l = date_r", 0.83, 0.003),
-            _level("1 day apart", f"{_DAYS} <= 1", 0.07, 0.006),
-            _level("within a week", f"{_DAYS} <= 7", 0.02, 0.04),
-            _level("within a month", f"{_DAYS} <= 31", 0.015, 0.16),
-            _level("further apart", "ELSE", 0.015, 0.751),
-        ],
-    },
-    {
-        "output_column_name": "place",
-        "comparison_description": "the place: same gazetteer id or name, else distance bands",
-        "comparison_levels": [
-            _null("place_key_l is null or place_key_r is null"),
-            _level("same place", "place_key_l = place_key_r", 0.70, 0.002),
-            _level(
-                "within 5 km",
-                f"{_BOTH} and {_KM} <= 5",
-                0.12,
-                0.004,
-            ),
-            _level(
-                "within 25 km",
-                f"{_BOTH} and {_KM} <= 25",
-                0.10,
-                0.02,
-            ),
-            _level(
-                "same admin1 or within 100 km",
-                f"admin1_key_l = admin1_key_r or ({_BOTH} and {_KM} <= 100)",
-                0.05,
-                0.10,
-            ),
-            _level("elsewhere", "ELSE", 0.03, 0.874),
-        ],
-    },
-    {
-        "output_column_name": "type",
-        "comparison_description": "incident vs follow-up, then PLOVER category",
-        "comparison_levels": [
-            _null("kind_l is null or kind_r is null"),
-            _level("same kind and PLOVER", "kind_l = kind_r and plover_l = plover_r", 0.85, 0.4),
-            _level("same kind", "kind_l = kind_r", 0.1499, 0.4),
-            _level("incident vs follow-up", "ELSE", 0.0001, 0.2),
-        ],
-    },
-    {
-        "output_column_name": "names",
-        "comparison_description": "proper names of actors and targets in common",
-        "comparison_levels": [
-            _null("len(names_l) = 0 or len(names_r) = 0"),
-            _level(
-                "2+ names in common", "len(list_intersect(names_l, names_r)) >= 2", 0.35, 0.0005
-            ),
-            _level("1 name in common", "len(list_intersect(names_l, names_r)) >= 1", 0.55, 0.01),
-            _level("no name in common", "ELSE", 0.10, 0.9895),
-        ],
-    },
-    {
-        "output_column_name": "words",
-        "comparison_description": "Jaccard similarity of the evidence's words",
-        "comparison_levels": [
-            _null(f"len(words_l) < {MIN_WORDS} or len(words_r) < {MIN_WORDS}"),
-            _level("evidence words Jaccard >= 0.2", f"{_JACCARD} >= 0.2", 0.36, 0.002),
-            _level("evidence words Jaccard >= 0.1", f"{_JACCARD} >= 0.1", 0.39, 0.055),
-            _level("evidence words Jaccard >= 0.05", f"{_JACCARD} >= 0.05", 0.10, 0.20),
-            _level("evidence words Jaccard < 0.05", "ELSE", 0.15, 0.743),
-        ],
-    },
-    {
-        "output_column_name": "fatalities",
-        "comparison_description": "reported deaths (lowest figure)",
-        "comparison_levels": [
-            _null("fatalities_l is null or fatalities_r is null"),
-            _level("same deaths", "fatalities_l = fatalities_r", 0.65, 0.4),
-            _level("different deaths", "ELSE", 0.35, 0.6),
-        ],
-    },
-]
-"""Fixed m/u probabilities (README "How records are matched" justifies each); m = P(level | same
-event), u = P(level | different events) among reports of one stream; each sums to 1 over a
-comparison's levels (null levels aside)."""
-
-# two events of one article are never compared; old pairs were scored when they were added
-_PAIR = "l.article_id <> r.article_id and (l.is_new or r.is_new)"
-BLOCKING_RULES = [
-    f"l.place_key = r.place_key and l.month_idx = r.month_idx and {_PAIR}",
-    f"l.place_key = r.place_key and l.month_idx = r.month_idx + 1 and {_PAIR}",
-    f"l.place_key = r.place_key and l.month_idx + 1 = r.month_idx and {_PAIR}",
-    f"l.date = r.date and l.cell = r.cell and {_PAIR}",
-    f"l.date = r.date + 1 and l.cell = r.cell and {_PAIR}",
-    f"l.date + 1 = r.date and l.cell = r.cell and {_PAIR}",
-    f"l.date = r.date and l.country = r.country and l.admin1_key = r.admin1_key and {_PAIR}",
-]
-"""Candidate pairs: same place within the same or the next calendar month (by incident date), or
-within a day of each other in the same ~25 km cell (0.25 degree), or the same day in one admin1."""
-
-
-SPARK_SQL = (
-    ("date_diff('day', date_l, date_r)", "datediff(date_l, date_r)"),
-    ("list_intersect(", "array_intersect("),
-    ("len(", "size("),
-)
-"""What changes on Spark: the three DuckDB functions the comparisons use, by their Spark SQL
-names. Everything else (levels, m/u, blocking rules) is the same."""
-
-
-def splink_settings(dialect: str = "duckdb") -> dict[str, Any]:
-    """Splink settings for ``dialect`` (``duckdb`` or ``spark``)."""
-    comparisons = COMPARISONS
-    if dialect == "spark":
-        text = json.dumps(COMPARISONS)
-        for duck, spark in SPARK_SQL:
-            text = text.replace(duck, spark)
-        comparisons = json.loads(text)
-    return {
-        "link_type": "dedupe_only",
-        "unique_id_column_name": "mid",
-        "probability_two_random_records_match": PROBABILITY_TWO_RANDOM_RECORDS_MATCH,
-        "blocking_rules_to_generate_predictions": BLOCKING_RULES,
-        "comparisons": comparisons,
-        "retain_matching_columns": False,
-        "retain_intermediate_calculation_columns": True,
-        "additional_columns_to_retain": ["is_new"],
-    }
-
-
-def level_weights() -> dict[str, list[tuple[float, str]]]:
-    """(match weight, label) of every non-null level per comparison: log2(m/u), never 0 (the
-    null level's weight), so a pair's per-comparison weight names its level."""
-    return {
-        comp["output_column_name"]: [
-            (math.log2(lv["m_probability"] / lv["u_probability"]), lv["label_for_charts"])
-            for lv in comp["comparison_levels"]
-            if not lv.get("is_null_level")
-        ]
-        for comp in COMPARISONS
-    }
-
-
-# --------------------------------------------------------------------------- mentions
-
-MENTION_SCHEMA = pa.schema(
-    [
-        ("article_id", pa.string()),
-        ("event_id", pa.string()),
-        ("published", pa.date32()),
-        ("source", pa.string()),
-        ("date", pa.date32()),
-        ("precision", pa.string()),
-        ("date_text", pa.string()),
-        ("month_idx", pa.int32()),
-        ("place_text", pa.string()),
-        ("place_key", pa.string()),
-        ("country", pa.string()),
-        ("admin1", pa.string()),
-        ("admin1_key", pa.string()),
-        ("lat", pa.float64()),
-        ("lon", pa.float64()),
-        ("cell", pa.string()),
-        ("names", pa.list_(pa.string())),
-        ("words", pa.list_(pa.string())),
-        ("actors", pa.list_(pa.string())),
-        ("targets", pa.list_(pa.string())),
-        ("kind", pa.string()),
-        ("plover", pa.string()),
-        ("acled_event_type", pa.string()),
-        ("acled_sub_event_type", pa.string()),
-        ("cameo_root", pa.string()),
-        ("fatalities", pa.int32()),
-        ("fatalities_max", pa.int32()),
-        ("fatalities_text", pa.string()),
-        ("factuality", pa.string()),
-        ("summary", pa.string()),
-        ("evidence", pa.string()),  # JSON list of {text, start, end}
-    ]
-)
-"""One row per event record: the fields the match model and the merge read."""
-
-_WORD = re.compile(r"[^\w\s]+")
-_TOKEN = re.compile(r"[a-z]{3,}|\d{2,}")
-_STOP = frozenset(
-    "the and was were for with that this from have has had are his her their they them said says "
-    "police who what when where which would could about after before into over than then there "
-    "these those been being also other some more most such only just very will shall may might "
-    "must can its our your you she him not but all any one two three four five six seven eight "
-    "nine ten man woman men women year years old told according".split()
-)
-
-
-def _norm(text: str | None) -> str | None:
-    return " ".join(_WORD.sub(" ", text.lower()).split()) or None if text else None
-
-
-_INSTITUTION = re.compile(
-    r"\b(police|sheriff|department|office|authorities|court|government|army|forces)\b", re.I
-)
-
-
-def _proper(name: str) -> bool:
-    """A name that tells events apart: capitalised, not an institution every report names."""
-    return any(w[:1].isupper() for w in name.split()) and not _INSTITUTION.search(name)
-
-
-def _words(texts: Iterable[str]) -> list[str]:
-    """The evidence's words for the Jaccard comparison: lowercase words of 3+ letters and
-    numbers of 2+ digits, without the most common function words."""
-    return sorted({w for t in texts for w in _TOKEN.findall(t.lower())} - _STOP)
-
-
-def geocoded(place: Place, context: str | None) -> Place:
-    """``place`` with coordinates: as recorded, or from the offline gazetteer (older records)."""
-    if getattr(place, "latitude", None) is not None:
-        return place
-    from summarizer.geocode import geocode  # loads the gazetteer on first use only
-
-    return geocode(place, context=context)
-
-
-def mention_rows(records: Sequence[ArticleAnalysis]) -> list[dict[str, Any]]:
-    """One mention row (:data:`MENTION_SCHEMA`) per event of every record."""
-    out = []
-    for rec in records:
-        for ev in rec.events:
-            out.append(_mention(rec, ev))
-    return out
-
-
-def _mention(rec: ArticleAnalysis, ev: Event) -> dict[str, Any]:
-    spans = [s.model_dump() for s in ev.evidence]
-    loc = ev.location
-    lat = lon = geo_id = admin1 = None
-    if loc is not None:
-        context = "\n".join([rec.article.title or "", *(s["text"] for s in spans)])
-        loc = geocoded(loc, context)
-        lat, lon = getattr(loc, "latitude", None), getattr(loc, "longitude", None)
-        geo_id = getattr(loc, "geonames_id", None)
-        admin1 = getattr(loc, "admin1_name", None) or loc.admin1
-    text_key = _norm(loc.text) if loc else None
-    country = loc.country if loc else None
-    admin1_key = _norm(admin1)
-    place_key = (
-        f"geonames:{geo_id}"
-        if geo_id
-        else f"{country}|{admin1_key}|{text_key}"
-        if text_key
-        else None
-    )
-    anchor = ev.date.resolved or rec.article.published
-    names = [a.name for a in (*ev.actors, *ev.targets)]
-    return {
-        "article_id": rec.article.id,
-        "event_id": ev.id,
-        "published": rec.article.published,
-        "source": rec.article.source,
-        "date": ev.date.resolved,
-        "precision": ev.date.precision,
-        "date_text": ev.date.text,
-        "month_idx": anchor.year * 12 + anchor.month - 1 if anchor else None,
-        "place_text": loc.text if loc else None,
-        "place_key": place_key,
-        "country": country,
-        "admin1": admin1,
-        "admin1_key": admin1_key,
-        "lat": lat,
-        "lon": lon,
-        "cell": f"{round(lat * 4)}:{round(lon * 4)}"
-        if lat is not None and lon is not None
-        else None,
-        "names": sorted({n for n in map(_norm, filter(_proper, names)) if n}),
-        "words": _words(s["text"] for s in spans),
-        "actors": [a.name for a in ev.actors],
-        "targets": [a.name for a in ev.targets],
-        "kind": kind(ev),
-        "plover": ev.plover,
-        "acled_event_type": ev.acled_event_type,
-        "acled_sub_event_type": ev.acled_sub_event_type,
-        "cameo_root": ev.cameo_root,
-        "fatalities": ev.fatalities.min,
-        "fatalities_max": ev.fatalities.max,
-        "fatalities_text": ev.fatalities.text,
-        "factuality": ev.factuality,
-        "summary": ev.summary,
-        "evidence": json.dumps(spans, ensure_ascii=False),
-    }
-
 
 # --------------------------------------------------------------------------- the data set
 
@@ -506,7 +161,7 @@ def add_mentions(con: duckdb.DuckDBPyConnection, rows: pa.Table) -> int:
 def resolve_new(con: duckdb.DuckDBPyConnection, adjudicator: Adjudicator | None = None) -> None:
     """Score, cluster and link the new mentions against the whole data set (with the model's
     verdicts on borderline pairs when an ``adjudicator`` is given)."""
-    pairs = _score(con)
+    pairs = score(con)
     _adjudicate(con, pairs, adjudicator)
     same_as = _cluster(con, pairs)
     _update_links(con, same_as, _follow_ups(con, pairs))
@@ -594,26 +249,6 @@ def _adjudicated(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 # --------------------------------------------------------------------------- scoring, clustering
-
-
-def _score(con: duckdb.DuckDBPyConnection) -> str:
-    """Score candidate pairs with Splink; returns the name of the table of scored pairs that
-    involve at least one new mention."""
-    from splink import DuckDBAPI, Linker  # heavy import, only when there is work
-
-    con.execute(
-        "create or replace table m as select row_number() over "
-        "(order by article_id, event_id) as mid, * exclude (evidence, summary) from mentions"
-    )
-    db_api = DuckDBAPI(con)
-    linker = Linker(db_api.register("m"), splink_settings(), log_level=None)
-    pairs = linker.inference.predict(warning_mode="never")
-    con.execute(
-        f"create or replace table pairs as select * exclude (is_new_l, is_new_r, match_key) "
-        f"from {pairs.physical_name} where is_new_l or is_new_r"
-    )
-    pairs.drop_table_from_database_and_remove_from_cache()
-    return "pairs"
 
 
 _COMPS = [c["output_column_name"] for c in COMPARISONS]
@@ -846,7 +481,7 @@ def _names(rows: list[dict[str, Any]], field: str) -> list[dict[str, Any]]:
     sources: dict[str, set[str]] = defaultdict(set)
     for row in rows:
         for name in row[field]:
-            key = _norm(name) or name
+            key = norm(name) or name
             spellings[key][name] += 1
             sources[key].add(row["article_id"])
     named = [

@@ -290,12 +290,14 @@ def test_merging_keeps_distinct_events_apart(make_settings: Any) -> None:
     )
     soleimani = next(e for e in record.events if str(e.date.resolved) == "2020-01-03")
     assert strikes.actors[0].name == soleimani.actors[0].name  # both by the United States
+    article = _seed_article()
     assert not chunking.same_event(strikes, soleimani)  # other date, other target
+    assert len(chunking.merge_events([[strikes], [soleimani]], article)) == 2
     echo = strikes.model_copy(update={"evidence": strikes.evidence[:1]})
     assert chunking.same_event(strikes, echo)
     # seen in two chunks: one event; twice in one chunk: the model told them apart, two stay
-    assert len(chunking.merge_events([[strikes], [echo]])) == 1
-    assert len(chunking.merge_events([[strikes, echo]])) == 2
+    assert len(chunking.merge_events([[strikes], [echo]], article)) == 1
+    assert len(chunking.merge_events([[strikes, echo]], article)) == 2
     quotes = chunking.merge_quotes([record.quotes, record.quotes[:3]])
     assert [q.span for q in quotes] == [q.span for q in record.quotes]
 

@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from summarizer import resolution
+from summarizer import matching, resolution
 from summarizer import resolve as resolve_api
 from summarizer.cli import app
 from summarizer.schema import (
@@ -45,7 +45,7 @@ FAKE_GAZETTEER = {
 
 @pytest.fixture(autouse=True)
 def fake_gazetteer(monkeypatch: pytest.MonkeyPatch) -> None:
-    mod = resolution
+    mod = matching
 
     def geocoded(place: Place, context: str | None) -> Place:
         lat, lon = FAKE_GAZETTEER.get(place.text.lower(), (None, None))
@@ -453,7 +453,7 @@ def test_cli_needs_an_output_and_a_known_suffix(tmp_path: Path) -> None:
 def test_spark_settings_use_spark_sql_and_the_same_model() -> None:
     import sqlglot
 
-    mod = resolution
+    mod = matching
     duck, spark = mod.splink_settings("duckdb"), mod.splink_settings("spark")
     assert (
         spark["blocking_rules_to_generate_predictions"]
@@ -548,7 +548,7 @@ def test_pipeline_records_every_event_record_lands_in_exactly_one_event(
 
 
 def test_m_and_u_are_probability_distributions_over_each_comparison() -> None:
-    mod = resolution
+    mod = matching
     for comp in mod.COMPARISONS:
         levels = [lv for lv in comp["comparison_levels"] if not lv.get("is_null_level")]
         assert sum(lv["m_probability"] for lv in levels) == pytest.approx(1)
@@ -566,3 +566,81 @@ def test_event_uid_is_the_hash_of_the_first_member() -> None:
     )
     expected = "ev-" + hashlib.sha256(b"a\x1fe1").hexdigest()[:16]
     assert [e["event_uid"] for e in events] == [expected]
+
+
+def test_an_undated_report_published_days_after_a_dated_one_joins_it() -> None:
+    """No incident date: the publication date stands in (reported within 3 days: +5.8 bits)."""
+    a = shooting("a", "2020-05-02", "A man was shot dead outside a Chicago store on Friday.")
+    b = shooting("b", "2020-05-03", "Police are looking for the gunman.", date=None)
+    late = shooting("late", "2020-05-30", "Police are still looking for a gunman.", date=None)
+    events = resolve_api([a, b, late])
+    assert uid_of(events, "a") == uid_of(events, "b") != uid_of(events, "late")
+    (link,) = by_uid(events, uid_of(events, "a"))["match"]["links"]
+    assert link["weights"]["date"]["level"].startswith("one date unknown, reported within 3 days")
+
+
+PHILLIPS = ("Maurice Phillips", "Tahirah Phillips")
+
+
+def test_reports_naming_the_same_rare_people_are_compared_across_months(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Three months apart, no incident date in the later report: only the names bring the two
+    together (a blocking key); a name shared by more than RARE_NAME_MAX mentions is none."""
+    a = shooting("a", "2020-04-18", "Maurice Phillips was shot.", names=PHILLIPS, date="2020-04-16")
+    b = shooting("b", "2020-07-13", "Tahirah Phillips spoke in court.", names=PHILLIPS, date=None)
+    events = resolve_api([a, b])
+    assert uid_of(events, "a") == uid_of(events, "b")
+    monkeypatch.setattr(matching, "RARE_NAME_MAX", 1)
+    events = resolve_api([a, b])
+    assert uid_of(events, "a") != uid_of(events, "b")
+
+
+def test_an_arrest_naming_victim_and_suspect_the_same_day_stays_its_own_event() -> None:
+    """Two names, the same day and place still do not outweigh incident vs follow-up."""
+    a = shooting("a", "2020-05-02", JOE_A, names=("Joe Doe", "Sam Roe"))
+    c = record(
+        "c",
+        "2020-05-02",
+        arrest("e1", "Police arrested Sam Roe in the killing of Joe Doe.", "2020-05-01",
+               names=("Sam Roe", "Joe Doe")),
+    )  # fmt: skip
+    events = resolve_api([a, c])
+    assert uid_of(events, "a") != uid_of(events, "c")
+    assert by_uid(events, uid_of(events, "c"))["follow_up_of"] == uid_of(events, "a")
+
+
+def test_a_town_and_its_county_agree_on_the_county(monkeypatch: pytest.MonkeyPatch) -> None:
+    county = {"chicago": "Cook County", "cook county": "Cook County"}
+
+    def geocoded(place: Place, context: str | None) -> Place:
+        lat, lon = FAKE_GAZETTEER.get(place.text.lower(), (None, None))
+        update = {"latitude": lat, "longitude": lon, "admin2": county.get(place.text.lower())}
+        return place.model_copy(update=update)
+
+    monkeypatch.setattr(matching, "geocoded", geocoded)
+    text = "A bartender was wounded outside the Wrigleyville tavern; the gunman fled on a scooter."
+    a = shooting("a", "2020-05-02", text)
+    b = shooting("b", "2020-05-02", text.replace("A bartender", "One man"), place="Cook County")
+    events = resolve_api([a, b])
+    assert uid_of(events, "a") == uid_of(events, "b")
+    (link,) = by_uid(events, uid_of(events, "a"))["match"]["links"]
+    assert link["weights"]["place"]["level"] == "same county"
+
+
+def test_rare_words_leave_out_names_places_and_the_stream_jargon(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    words = ["apopka", "brevard", "deputies", "scooter", "shooting"]
+    assert matching._rare(words, "en", ["Kenya Brevard", "Apopka"]) == ["deputies", "scooter"]
+    assert matching._rare(words, "xx", []) == []  # no word list for the language: none
+    # scoring drops a word more than max(RARE_NAME_MAX, 1% of the mentions) use
+    monkeypatch.setattr(matching, "RARE_NAME_MAX", 2)
+    texts = ["Deputies saw a scooter.", "Deputies found the scooter.", "Deputies shot."]
+    recs = [shooting(str(i), "2020-05-02", t) for i, t in enumerate(texts)]
+    con = duckdb.connect()
+    resolution.open_dataset(con, None)
+    resolution._add(con, resolution._new_records(con, [("x", r) for r in recs]))
+    matching.score(con)
+    kept = con.execute("select article_id, rare_words from m order by article_id").fetchall()
+    assert kept == [("0", ["scooter"]), ("1", ["scooter"]), ("2", [])]
