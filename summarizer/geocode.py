@@ -30,7 +30,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from functools import cache
+from functools import cache, lru_cache
 from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
@@ -314,6 +314,24 @@ NEAR_DATELINE_KM = 50
 
 Hint = tuple[str, Callable[[Geo], bool]]
 
+_NAME = r"[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,3}"
+_PART_OF = re.compile(
+    rf"\b(?P<city>{_NAME})['’]s (?P<part>{_NAME}) (?:neighbou?rhood|section|district)\b"
+    rf"|\b(?P<part2>{_NAME}) (?:neighbou?rhood|section|district) of (?P<city2>{_NAME})"
+)
+"""An article saying a place is part of a city: "Pittsburgh's Allentown neighborhood", "the
+Hyde Park section of Boston"."""
+
+_POLICE = re.compile(rf"\b({_NAME}) [Pp]olice\b")
+_NOT_A_CITY = {
+    "state", "county", "parish", "township", "university", "college", "campus", "school",
+    "transit", "capitol", "park", "metro", "airport", "port", "housing", "tribal", "village",
+}  # fmt: skip
+"""Last words of "<X> police" that name an agency that is not a city's ("State", "University")."""
+
+_COUNTY_IN_TEXT = re.compile(r"\b([A-Z][\w'’-]*(?: [A-Z][\w'’-]*)?) (County|Parish)\b")
+_TOWNSHIP = re.compile(r"^(.+?)\s+(?:charter\s+)?township$")
+
 
 def _context_filters(context: str | None) -> list[Hint]:
     """Disambiguation hints from the article, in order: the dateline's state, the dateline's
@@ -340,7 +358,8 @@ def _context_filters(context: str | None) -> list[Hint]:
         hints.append(
             ("states named in the text", lambda p: p.country == "US" and p.admin1_code in named)
         )
-    counties = {norm(m) for m in re.findall(r"([A-Z][a-z]+(?: [A-Z][a-z]+)?) County", context)}
+    found = _COUNTY_IN_TEXT.findall(context)
+    counties = {t for name, kind in found if kind == "County" for t in _tails(name)}
     if counties:
         hints.append(
             (
@@ -530,9 +549,14 @@ def _resolve(place: Place, q: _Query, text: str, context: str | None) -> Place:
     if county:
         return _county(place, q, county[1], context)
 
+    if found := _part_of(place, q, head, context):
+        return found
+    township = _TOWNSHIP.match(bare)  # "Franklin Township" is not the town of Franklin
     reasons: list[str] = []
     for surface, precision, how in [(bare, 2 if qualifier else 1, "")] + [
-        (k, 2, f"'{s}' named in the text") for s, k in _mentions(head) if k != bare
+        (k, 2, f"'{s}' named in the text")
+        for s, k in _mentions(head)
+        if k != bare and not (township and k == township[1])
     ]:
         cands = [g.places[i] for i in g.by_name.get(surface, ())]
         if not cands:
@@ -543,6 +567,13 @@ def _resolve(place: Place, q: _Query, text: str, context: str | None) -> Place:
             if note.startswith("ambiguous"):
                 break
             continue
+        if police := _police_city(q, context, p):
+            km = haversine_km(p.lat, p.lon, police.lat, police.lon)
+            note = (
+                f"within or near {police.name}: the article names {police.name} police, "
+                f"{km:.0f} km from {p.name}; '{head}' taken as a part of {police.name}"
+            )
+            return _fill(place, police, 2, note)
         if precision == 1 and not qualifier:
             note = f"town{'; ' + note if note else ''}"
         else:
@@ -550,8 +581,113 @@ def _resolve(place: Place, q: _Query, text: str, context: str | None) -> Place:
             note = f"within or near {p.name}: {detail}{'; ' + note if note else ''}"
         return _fill(place, p, precision, note)
     reason = reasons[0] if reasons else f"'{head}' not in the gazetteer"
+    if township and not reasons:
+        reason = f"'{head}': townships are not in the gazetteer"
     if reason.startswith("ambiguous"):
         return place.model_copy(update={"geo_note": reason})
+    return _context_fallback(place, q, context, reason)
+
+
+def _tails(name: str) -> list[str]:
+    """``name`` normalised and its word tails, longest first: a capitalised run of words caught
+    by a pattern can start with a word that is not part of the name ("The Mesa")."""
+    words = norm(name).split()
+    return [" ".join(words[i:]) for i in range(len(words))]
+
+
+def _known(name: str) -> str | None:
+    """The longest tail of ``name`` that names a gazetteer place, or None."""
+    return next((k for k in _tails(name) if k in gazetteer().by_name), None)
+
+
+def _part_of(place: Place, q: _Query, head: str, context: str | None) -> Place | None:
+    """Rule 5a of :func:`geocode`: the place text or the article says the place is a part of a
+    city ("Pittsburgh's Allentown neighborhood"): that city, precision 2."""
+    g = gazetteer()
+    want = norm(re.sub(r"\([^)]*\)", " ", head)).split()
+    for source in (head, (context or "")[:20_000]):
+        for m in _PART_OF.finditer(source):
+            part = norm(m["part"] or m["part2"]).split()
+            city = _known(m["city"] or m["city2"])
+            if not city or part[-len(want) :] != want:
+                continue
+            p, _ = _pick([g.places[i] for i in g.by_name[city]], q, None, city.title())
+            if p is not None:
+                note = f"within {p.name}: the article writes '{m.group()}'"
+                return _fill(place, p, 2, note)
+    return None
+
+
+JURISDICTION_KM = 50
+"""km: a city police force the article names, farther than this from the place, is a conflict."""
+
+
+@lru_cache(maxsize=256)
+def _police_names(context: str) -> tuple[str, ...]:
+    """Gazetteer names of the cities whose police the article names ("Pittsburgh police"),
+    leaving out agencies that are not a city's ("State Police", "Nassau County police")."""
+    g = gazetteer()
+    out: dict[str, None] = {}
+    for m in _POLICE.finditer(context[:20_000]):
+        last = norm(m[1]).split()[-1]
+        key = _known(m[1])
+        if key and last not in _NOT_A_CITY and key not in g.states and key not in g.countries:
+            out[key] = None
+    return tuple(out)
+
+
+def _police_city(q: _Query, context: str | None, near: Geo | None = None) -> Geo | None:
+    """Rule 5b of :func:`geocode`: the one city of the place's state whose police the article
+    names (a city police force works inside its city). With ``near`` (the place found by name),
+    only a conflict counts: that city is larger than ``near`` and farther than
+    ``JURISDICTION_KM`` from it ("Allentown" with "Pittsburgh police" is Pittsburgh's
+    neighbourhood, not the city of Allentown). A name that is also a county of the state is
+    left out ("Nassau police")."""
+    if not context:
+        return None
+    g = gazetteer()
+    state = q.state or (near.admin1_code if near and near.country == "US" else None)
+    where = _Query("US", g.state_names[state], state) if state else q
+    if not where.admin1:
+        return None
+    cities = []
+    for key in _police_names(context):
+        if state and (state, key) in g.counties:
+            continue
+        p, _ = _pick([g.places[i] for i in g.by_name[key]], where, None, key.title())
+        if p is not None and p not in cities:
+            cities.append(p)
+    if len(cities) != 1:
+        return None
+    city = cities[0]
+    if near is None:
+        return city
+    far = haversine_km(near.lat, near.lon, city.lat, city.lon) > JURISDICTION_KM
+    return city if far and city.population > near.population else None
+
+
+def _context_fallback(place: Place, q: _Query, context: str | None, reason: str) -> Place:
+    """Rule 7 of :func:`geocode`: a name the gazetteer does not place, read with the article:
+    the one city of the state whose police it names, else the one county of the state it names
+    ("Rice County"), precision 2; else the admin1's point."""
+    g = gazetteer()
+    if police := _police_city(q, context):
+        note = f"{reason}; within or near {police.name}: the article names {police.name} police"
+        return _fill(place, police, 2, note)
+    if q.state and context:
+        bases = {
+            base
+            for name, _ in _COUNTY_IN_TEXT.findall(context[:20_000])
+            for base in _tails(name)  # "The Mesa County" -> "mesa"
+            if (q.state, base) in g.counties
+        }
+        if len(bases) == 1:
+            found = _county(place, q, next(iter(bases)), None)
+            if found.latitude is not None:
+                note = f"{reason}; the article names {found.admin2}: {found.geo_note}"
+                return found.model_copy(update={"geo_note": note})
+        elif bases:
+            reason = f"{reason}; the article names {len(bases)} counties of {q.admin1}"
     return _admin1_fallback(place, q, reason)
 
 
