@@ -315,14 +315,13 @@ NEAR_DATELINE_KM = 50
 Hint = tuple[str, Callable[[Geo], bool]]
 
 _NAME = r"[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,3}"
-_PART_OF = re.compile(
-    rf"\b(?P<city>{_NAME})['’]s (?P<part>{_NAME}) (?:neighbou?rhood|section|district)\b"
-    rf"|\b(?P<part2>{_NAME}) (?:neighbou?rhood|section|district) of (?P<city2>{_NAME})"
-)
+_PART_WORDS = (" neighborhood", " neighbourhood", " section", " district")
+_PART_BEFORE = re.compile(rf"(?:\b(?P<city>{_NAME})['’]s )?\b(?P<part>{_NAME})$")
+_PART_AFTER = re.compile(rf"^ of (?P<city>{_NAME})")
 """An article saying a place is part of a city: "Pittsburgh's Allentown neighborhood", "the
-Hyde Park section of Boston"."""
+Hyde Park section of Boston" (matched around each of ``_PART_WORDS``)."""
 
-_POLICE = re.compile(rf"\b({_NAME}) [Pp]olice\b")
+_POLICE = re.compile(rf"\b({_NAME}) $")  # the words before " police"
 _NOT_A_CITY = {
     "state", "county", "parish", "township", "university", "college", "campus", "school",
     "transit", "capitol", "park", "metro", "airport", "port", "housing", "tribal", "village",
@@ -600,20 +599,37 @@ def _known(name: str) -> str | None:
     return next((k for k in _tails(name) if k in gazetteer().by_name), None)
 
 
+@lru_cache(maxsize=256)
+def _parts(text: str) -> tuple[tuple[tuple[str, ...], str, str], ...]:
+    """(part's words, city's gazetteer key, words as written) of each "<City>'s <Part>
+    neighborhood" / "<Part> section of <City>" the text writes."""
+    out = []
+    text = text[:20_000]
+    for word in _PART_WORDS:
+        for i in _find_all(text, word):
+            before = _PART_BEFORE.search(text[max(0, i - 80) : i])
+            if before is None:
+                continue
+            written, city = before.group() + word, before["city"]
+            if not city and (after := _PART_AFTER.match(text[i + len(word) : i + len(word) + 60])):
+                written, city = written + after.group(), after["city"]
+            if city and (key := _known(city)):
+                out.append((tuple(norm(before["part"]).split()), key, written))
+    return tuple(out)
+
+
 def _part_of(place: Place, q: _Query, head: str, context: str | None) -> Place | None:
     """Rule 5a of :func:`geocode`: the place text or the article says the place is a part of a
     city ("Pittsburgh's Allentown neighborhood"): that city, precision 2."""
     g = gazetteer()
-    want = norm(re.sub(r"\([^)]*\)", " ", head)).split()
-    for source in (head, (context or "")[:20_000]):
-        for m in _PART_OF.finditer(source):
-            part = norm(m["part"] or m["part2"]).split()
-            city = _known(m["city"] or m["city2"])
-            if not city or part[-len(want) :] != want:
+    want = tuple(norm(re.sub(r"\([^)]*\)", " ", head)).split())
+    for source in (head, context or ""):
+        for part, city, written in _parts(source):
+            if part[-len(want) :] != want:
                 continue
             p, _ = _pick([g.places[i] for i in g.by_name[city]], q, None, city.title())
             if p is not None:
-                note = f"within {p.name}: the article writes '{m.group()}'"
+                note = f"within {p.name}: the article writes '{written}'"
                 return _fill(place, p, 2, note)
     return None
 
@@ -622,18 +638,45 @@ JURISDICTION_KM = 50
 """km: a city police force the article names, farther than this from the place, is a conflict."""
 
 
+def _find_all(text: str, word: str) -> list[int]:
+    out, i = [], text.find(word)
+    while i >= 0:
+        out.append(i)
+        i = text.find(word, i + 1)
+    return out
+
+
 @lru_cache(maxsize=256)
-def _police_names(context: str) -> tuple[str, ...]:
-    """Gazetteer names of the cities whose police the article names ("Pittsburgh police"),
-    leaving out agencies that are not a city's ("State Police", "Nassau County police")."""
+def police_names(text: str) -> tuple[tuple[str, str], ...]:
+    """(name as written, gazetteer key) of each city whose police the text names ("Pittsburgh
+    police"), in text order, leaving out agencies that are not a city's ("State Police",
+    "Nassau County police") and state or country names."""
     g = gazetteer()
-    out: dict[str, None] = {}
-    for m in _POLICE.finditer(context[:20_000]):
-        last = norm(m[1]).split()[-1]
-        key = _known(m[1])
-        if key and last not in _NOT_A_CITY and key not in g.states and key not in g.countries:
-            out[key] = None
-    return tuple(out)
+    out: dict[str, str] = {}
+    text = text[:20_000]
+    ends = [i for i in _find_all(text, " police") if not text[i + 7 : i + 8].isalpha()]
+    ends += [i for i in _find_all(text, " Police") if not text[i + 7 : i + 8].isalpha()]
+    for end in sorted(ends):
+        name = _POLICE.search(text[max(0, end - 80) : end + 1])
+        if name is None:
+            continue
+        words = re.sub(r"\.(?=\S)", ". ", name[1]).split()  # "Sunday.Long Beach police"
+        ends = [
+            i
+            for i, w in enumerate(words)
+            if w[-1] in ".,;:" and w[:-1].lower() not in _ABBREVIATIONS
+        ]
+        words = words[max(ends, default=-1) + 1 :]  # not across a sentence end: "Westfield. Police"
+        if not words or norm(words[-1]) in _NOT_A_CITY:
+            continue
+        for i in range(len(words)):  # "Sunday. Long Beach" -> "Long Beach"
+            surface = " ".join(words[i:])
+            key = norm(surface)
+            if key in g.by_name and norm(words[i]) not in {"the", "a", "an"}:
+                if key not in g.states and key not in g.countries:
+                    out.setdefault(key, surface)
+                break
+    return tuple((surface, key) for key, surface in out.items())
 
 
 def _police_city(q: _Query, context: str | None, near: Geo | None = None) -> Geo | None:
@@ -651,7 +694,7 @@ def _police_city(q: _Query, context: str | None, near: Geo | None = None) -> Geo
     if not where.admin1:
         return None
     cities = []
-    for key in _police_names(context):
+    for _, key in police_names(context):
         if state and (state, key) in g.counties:
             continue
         p, _ = _pick([g.places[i] for i in g.by_name[key]], where, None, key.title())
@@ -668,12 +711,11 @@ def _police_city(q: _Query, context: str | None, near: Geo | None = None) -> Geo
 
 def _context_fallback(place: Place, q: _Query, context: str | None, reason: str) -> Place:
     """Rule 7 of :func:`geocode`: a name the gazetteer does not place, read with the article:
-    the one city of the state whose police it names, else the one county of the state it names
-    ("Rice County"), precision 2; else the admin1's point."""
+    the one county of the state it names ("Rice County"), else, when it names no county of the
+    state, the one city of the state whose police it names, precision 2; else the admin1's
+    point."""
     g = gazetteer()
-    if police := _police_city(q, context):
-        note = f"{reason}; within or near {police.name}: the article names {police.name} police"
-        return _fill(place, police, 2, note)
+    bases: set[str] = set()
     if q.state and context:
         bases = {
             base
@@ -688,6 +730,9 @@ def _context_fallback(place: Place, q: _Query, context: str | None, reason: str)
                 return found.model_copy(update={"geo_note": note})
         elif bases:
             reason = f"{reason}; the article names {len(bases)} counties of {q.admin1}"
+    if not bases and (police := _police_city(q, context)):
+        note = f"{reason}; within or near {police.name}: the article names {police.name} police"
+        return _fill(place, police, 2, note)
     return _admin1_fallback(place, q, reason)
 
 

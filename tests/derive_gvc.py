@@ -355,13 +355,27 @@ def state_county(text: str, state: str | None) -> str | None:
     return None
 
 
+def state_police(text: str, state: str | None) -> str | None:
+    """The first city of ``state`` whose police the text names ("Riviera Beach Police said"), as
+    written: a city police force works in its city (:func:`summarizer.geocode.police_names`)."""
+    g = geocode.gazetteer()
+    code = g.states.get(geocode.norm(state or ""))
+    for surface, key in geocode.police_names(text):
+        if (code, key) not in g.counties and any(
+            g.places[i].country == "US" and g.places[i].admin1_code == code for i in g.by_name[key]
+        ):
+            return surface
+    return None
+
+
 def place(text: str, incident: dict[str, Any]) -> dict[str, Any] | None:
     raw = (incident.get("city_or_county") or "").strip()
     before = raw.split("(")[0].strip()
     inside = [i for i in re.findall(r"\(([^)]+)\)", raw) if i.strip().lower() != "county"]
     named = [f"{before} County"] if re.search(r"\(county\)", raw, re.I) else []
     state = incident.get("state")
-    options = [*named, raw, before, *inside, state_county(text, state), state]
+    options = [*named, raw, before, *inside, state_county(text, state), state_police(text, state)]
+    options.append(state)
     options = [v for o in options if o for v in (o, *_abbreviated(o))]
     found = find_phrase(text, options)
     if found is None:
