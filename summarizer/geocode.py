@@ -625,7 +625,7 @@ def _part_of(place: Place, q: _Query, head: str, context: str | None) -> Place |
     want = tuple(norm(re.sub(r"\([^)]*\)", " ", head)).split())
     for source in (head, context or ""):
         for part, city, written in _parts(source):
-            if part[-len(want) :] != want:
+            if source is not head and part[-len(want) :] != want:
                 continue
             p, _ = _pick([g.places[i] for i in g.by_name[city]], q, None, city.title())
             if p is not None:
@@ -679,30 +679,42 @@ def police_names(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((surface, key) for key, surface in out.items())
 
 
+def police_cities(text: str, admin1: str, country: str = "US") -> list[tuple[str, Geo]]:
+    """(name as written, place) of each city of ``admin1`` (a name or, in the US, a code) whose
+    police ``text`` names (:func:`police_names`), one per place, in text order. A name that is
+    also a county of the state counts only for a city inside that county ("Philadelphia police"
+    does, "Nassau police", the Nassau County force, is not the town of Nassau upstate)."""
+    g = gazetteer()
+    state = g.states.get(norm(admin1)) if country == "US" else None
+    where = _Query(country, g.state_names[state] if state else admin1, state)
+    out: list[tuple[str, Geo]] = []
+    for surface, key in police_names(text):
+        p, _ = _pick([g.places[i] for i in g.by_name[key]], where, None, key.title())
+        if p is None or any(p == o for _, o in out):
+            continue
+        if state and (state, key) in g.counties and _county_base(p.admin2 or "") != key:
+            continue
+        out.append((surface, p))
+    return out
+
+
 def _police_city(q: _Query, context: str | None, near: Geo | None = None) -> Geo | None:
     """Rule 5b of :func:`geocode`: the one city of the place's state whose police the article
-    names (a city police force works inside its city). With ``near`` (the place found by name),
-    only a conflict counts: that city is larger than ``near`` and farther than
-    ``JURISDICTION_KM`` from it ("Allentown" with "Pittsburgh police" is Pittsburgh's
-    neighbourhood, not the city of Allentown). A name that is also a county of the state is
-    left out ("Nassau police")."""
+    names (:func:`police_cities`; a city police force works inside its city). With ``near``
+    (the place found by name), only a conflict counts: that city is larger than ``near`` and
+    farther than ``JURISDICTION_KM`` from it ("Allentown" with "Pittsburgh police" is
+    Pittsburgh's neighbourhood, not the city of Allentown)."""
     if not context:
         return None
-    g = gazetteer()
-    state = q.state or (near.admin1_code if near and near.country == "US" else None)
-    where = _Query("US", g.state_names[state], state) if state else q
-    if not where.admin1:
+    if q.admin1:
+        cities = police_cities(context, q.state or q.admin1, q.country or "US")
+    elif near is not None and near.country == "US":
+        cities = police_cities(context, near.admin1_code)
+    else:
         return None
-    cities = []
-    for _, key in police_names(context):
-        if state and (state, key) in g.counties:
-            continue
-        p, _ = _pick([g.places[i] for i in g.by_name[key]], where, None, key.title())
-        if p is not None and p not in cities:
-            cities.append(p)
     if len(cities) != 1:
         return None
-    city = cities[0]
+    city = cities[0][1]
     if near is None:
         return city
     far = haversine_km(near.lat, near.lon, city.lat, city.lon) > JURISDICTION_KM

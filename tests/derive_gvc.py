@@ -357,15 +357,9 @@ def state_county(text: str, state: str | None) -> str | None:
 
 def state_police(text: str, state: str | None) -> str | None:
     """The first city of ``state`` whose police the text names ("Riviera Beach Police said"), as
-    written: a city police force works in its city (:func:`summarizer.geocode.police_names`)."""
-    g = geocode.gazetteer()
-    code = g.states.get(geocode.norm(state or ""))
-    for surface, key in geocode.police_names(text):
-        if (code, key) not in g.counties and any(
-            g.places[i].country == "US" and g.places[i].admin1_code == code for i in g.by_name[key]
-        ):
-            return surface
-    return None
+    written: a city police force works in its city (:func:`summarizer.geocode.police_cities`)."""
+    found = geocode.police_cities(text, state) if state else []
+    return found[0][0] if found else None
 
 
 def place(text: str, incident: dict[str, Any]) -> dict[str, Any] | None:
