@@ -491,12 +491,20 @@ def geocode(place: Place, *, context: str | None = None) -> Place:
     4. The whole name (before a comma; a parenthesised qualifier dropped, precision 2) is a
        gazetteer place: precision 1.
     5. Otherwise the last place name inside the text ("the 2800 block of West Main Street in
-       Springfield", "south side of Chicago"): that place, precision 2.
+       Springfield", "south side of Chicago"): that place, precision 2. "X Township" is not the
+       town X (townships are not in the gazetteer).
+       a. Before 4 and 5: the text or the article calls the place a part of a city
+          ("Pittsburgh's Allentown neighborhood"): that city, precision 2 (:func:`_part_of`).
+       b. After them: the article names one city police force of the state, of a larger city
+          more than ``JURISDICTION_KM`` from the place found: that city, precision 2
+          (:func:`_police_city`).
     6. Among places of one name: keep those in the country, then in the admin1 given; then those
        the article points to (dateline state, near the dateline's place, states and counties
        it names, see :func:`_context_filters`); then the most
        populous if it has ``DOMINANCE`` times the next. Still several: unresolved, with the count.
-    7. Nothing found but the admin1 is known: the admin1's point, precision 3; else unresolved.
+    7. Nothing found: the one county of the state the article names, else (no county named) the
+       one city of the state whose police it names, precision 2; else the admin1's point,
+       precision 3; else unresolved (:func:`_context_fallback`).
     """
     g = gazetteer()
     text = (place.text or "").strip()
