@@ -332,6 +332,14 @@ _COUNTY_IN_TEXT = re.compile(r"\b([A-Z][\w'’-]*(?: [A-Z][\w'’-]*)?) (County|
 _TOWNSHIP = re.compile(r"^(.+?)\s+(?:charter\s+)?township$")
 
 
+@lru_cache(maxsize=256)
+def _counties_named(context: str) -> frozenset[str]:
+    """Normalised names of the counties and parishes the text names, each with its word tails
+    ("The Mesa County" -> "the mesa", "mesa"): a capitalised word may precede the name."""
+    found = _COUNTY_IN_TEXT.findall(context[:20_000])
+    return frozenset(t for name, _ in found for t in _tails(name))
+
+
 def _context_filters(context: str | None) -> list[Hint]:
     """Disambiguation hints from the article, in order: the dateline's state, the dateline's
     place (candidates within ``NEAR_DATELINE_KM``), US states named in full, counties named."""
@@ -357,8 +365,7 @@ def _context_filters(context: str | None) -> list[Hint]:
         hints.append(
             ("states named in the text", lambda p: p.country == "US" and p.admin1_code in named)
         )
-    found = _COUNTY_IN_TEXT.findall(context)
-    counties = {t for name, kind in found if kind == "County" for t in _tails(name)}
+    counties = _counties_named(context)
     if counties:
         hints.append(
             (
@@ -711,7 +718,8 @@ def _police_city(q: _Query, context: str | None, near: Geo | None = None) -> Geo
     names (:func:`police_cities`; a city police force works inside its city). With ``near``
     (the place found by name), only a conflict counts: that city is larger than ``near`` and
     farther than ``JURISDICTION_KM`` from it ("Allentown" with "Pittsburgh police" is
-    Pittsburgh's neighbourhood, not the city of Allentown)."""
+    Pittsburgh's neighbourhood, not the city of Allentown), unless the dateline is the place or
+    the article names the place's own county ("Lehigh County")."""
     if not context:
         return None
     if q.admin1:
@@ -726,7 +734,14 @@ def _police_city(q: _Query, context: str | None, near: Geo | None = None) -> Geo
     if near is None:
         return city
     far = haversine_km(near.lat, near.lon, city.lat, city.lon) > JURISDICTION_KM
-    return city if far and city.population > near.population else None
+    if not far or city.population <= near.population:
+        return None
+    dateline = _DATELINE.match(context[:200])
+    if (dateline and norm(dateline[1]) == norm(near.name)) or (
+        near.admin2 and _county_base(near.admin2) in _counties_named(context)
+    ):
+        return None  # the dateline or the place's own county confirms the place
+    return city
 
 
 def _context_fallback(place: Place, q: _Query, context: str | None, reason: str) -> Place:
@@ -737,12 +752,7 @@ def _context_fallback(place: Place, q: _Query, context: str | None, reason: str)
     g = gazetteer()
     bases: set[str] = set()
     if q.state and context:
-        bases = {
-            base
-            for name, _ in _COUNTY_IN_TEXT.findall(context[:20_000])
-            for base in _tails(name)  # "The Mesa County" -> "mesa"
-            if (q.state, base) in g.counties
-        }
+        bases = {base for base in _counties_named(context) if (q.state, base) in g.counties}
         if len(bases) == 1:
             found = _county(place, q, next(iter(bases)), None)
             if found.latitude is not None:

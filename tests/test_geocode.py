@@ -305,6 +305,8 @@ def test_a_city_police_force_far_from_the_only_candidate_places_it_in_that_city(
         "Pennsylvania State Police",
         "Allegheny County police",
         "Pittsburgh police and Philadelphia police",
+        "Pittsburgh police and Lehigh County deputies",  # the town's own county
+        "ALLENTOWN, Pa. - Pittsburgh police",  # the dateline
     ):
         town = _geo("Allentown", admin1="Pennsylvania", context=f"{other} said a man was shot.")
         assert town.geo_precision == 1 and _km(town, *ALLENTOWN) < 5, (other, town.geo_note)
