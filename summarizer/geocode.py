@@ -694,27 +694,31 @@ def police_names(text: str) -> tuple[tuple[str, str], ...]:
     return tuple((surface, key) for key, surface in out.items())
 
 
-def police_cities(text: str, admin1: str, country: str = "US") -> list[tuple[str, Geo]]:
-    """(name as written, place) of each city of ``admin1`` (a name or, in the US, a code) whose
-    police ``text`` names (:func:`police_names`), one per place, in text order. A name that is
-    also a county of the state counts only for a city inside that county ("Philadelphia police"
-    does, "Nassau police", the Nassau County force, is not the town of Nassau upstate)."""
+def police_cities(text: str, state: str) -> list[tuple[str, Geo]]:
+    """(name as written, place) of each city of the US ``state`` (a name or code) whose police
+    ``text`` names (:func:`police_names`), one per place, in text order. US only: a US city's
+    police department is the city's own, while elsewhere "X police" often names a local command
+    of a regional or national force. A name that is also a county of the state counts only for a
+    city inside that county ("Philadelphia police" does; "Nassau police", the Nassau County
+    force, is not the town of Nassau upstate)."""
     g = gazetteer()
-    state = g.states.get(norm(admin1)) if country == "US" else None
-    where = _Query(country, g.state_names[state] if state else admin1, state)
+    code = g.states.get(norm(state))
+    if code is None:
+        return []
+    where = _Query("US", g.state_names[code], code)
     out: list[tuple[str, Geo]] = []
     for surface, key in police_names(text):
         p, _ = _pick([g.places[i] for i in g.by_name[key]], where, None, key.title())
         if p is None or any(p == o for _, o in out):
             continue
-        if state and (state, key) in g.counties and _county_base(p.admin2 or "") != key:
+        if (code, key) in g.counties and _county_base(p.admin2 or "") != key:
             continue
         out.append((surface, p))
     return out
 
 
 def _police_city(q: _Query, context: str | None, near: Geo | None = None) -> Geo | None:
-    """Rule 5b of :func:`geocode`: the one city of the place's state whose police the article
+    """Rule 5b of :func:`geocode`: the one city of the place's US state whose police the article
     names (:func:`police_cities`; a city police force works inside its city). With ``near``
     (the place found by name), only a conflict counts: that city is larger than ``near`` and
     farther than ``JURISDICTION_KM`` from it ("Allentown" with "Pittsburgh police" is
@@ -722,12 +726,10 @@ def _police_city(q: _Query, context: str | None, near: Geo | None = None) -> Geo
     the article names the place's own county ("Lehigh County")."""
     if not context:
         return None
-    if q.admin1:
-        cities = police_cities(context, q.state or q.admin1, q.country or "US")
-    elif near is not None and near.country == "US":
-        cities = police_cities(context, near.admin1_code)
-    else:
+    state = q.state or (near.admin1_code if near and near.country == "US" else None)
+    if state is None or q.country not in (None, "US"):
         return None
+    cities = police_cities(context, state)
     if len(cities) != 1:
         return None
     city = cities[0][1]

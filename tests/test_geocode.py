@@ -353,3 +353,10 @@ def test_a_place_the_gazetteer_lacks_takes_the_city_whose_police_the_article_nam
     assert "the article names Riviera Beach police" in (got.geo_note or "")
     counties = _geo("Xyzzy Gardens", admin1="Florida", context=f"{text} Palm Beach County said")
     assert counties.admin2 == "Palm Beach County"  # a county named comes first
+
+
+def test_police_forces_count_only_in_the_us() -> None:
+    """Outside the US "X police" often names a regional or national force's local command."""
+    context = "Manchester is quiet. London police said they arrested a man."
+    got = _geo("Manchester", country="GBR", admin1="England", context=context)
+    assert got.geo_name == "Manchester" and got.geo_precision == 1, got.geo_note
