@@ -594,11 +594,14 @@ def _resolve(place: Place, q: _Query, text: str, context: str | None) -> Place:
             detail = how or f"qualifier {qualifier[0] if qualifier else ''} not placed"
             note = f"within or near {p.name}: {detail}{'; ' + note if note else ''}"
         return _fill(place, p, precision, note)
-    reason = reasons[0] if reasons else f"'{head}' not in the gazetteer"
-    if township and not reasons:
-        reason = f"'{head}': townships are not in the gazetteer"
-    if reason.startswith("ambiguous"):
-        return place.model_copy(update={"geo_note": reason})
+    if reasons and reasons[0].startswith("ambiguous"):
+        return place.model_copy(update={"geo_note": reasons[0]})
+    if bare in g.by_name:  # its own reason: "no place named Webster in Minnesota"
+        reason = reasons[0]
+    else:
+        kind = ": townships are" if township else ""
+        reason = f"'{head}'{kind} not in the gazetteer"
+        reason += f" ({reasons[0]})" if reasons else ""  # "Grand Mesa" ... (no Mesa in Colorado)
     return _context_fallback(place, q, context, reason)
 
 
