@@ -34,12 +34,18 @@ named people, no deaths, the place only as a county or state the article writes 
   GVA's date falls in that week (precision week, resolved to its Monday). Otherwise the article
   gives no date: ``text`` null, ``resolved`` null, precision "unknown" (the schema's rule for an
   unresolvable date; the record's ``anchor`` keeps the publication date for the resolver).
-* Place: the first of these the article writes (whole words, case-sensitive first, then case-
-  insensitive): "<X> County" when GVA writes "X (county)"; GVA's ``city_or_county``; its part before
-  a parenthesis ("Cedaredge (Grand Mesa)" -> "Cedaredge") and the part inside it; the first "<Name>
-  County" / "<Name> Parish" phrase of the article; the state's name; each also with Saint/Mount/Fort
-  written "St."/"Mt."/"Ft." (with or without the full stop). None of them -> location null. Country
-  "USA"; admin1 GVA's state name (GVA gives it, it is the admin1 the record can state).
+* Place: the first of these the article writes (whole words; each in its own case or in capitals,
+  as a dateline writes it, "NEW STANTON, Pa."; then any of them in any case): "<X> County" when GVA
+  writes "X (county)"; GVA's ``city_or_county``; its part before a parenthesis ("Cedaredge (Grand
+  Mesa)" -> "Cedaredge") and the part inside it; the first "<Name> County" / "<Name> Parish" phrase
+  of the article that names a county of GVA's state (a county of another state, "Butler County,
+  Ohio" in an Arkansas story, is not the incident's); the first city of GVA's state whose police
+  the article names ("Riviera Beach Police said": a city police force works in its city;
+  :func:`summarizer.geocode.police_cities`); the state's name; each also with Saint/Mount/Fort
+  written "St."/"Mt."/"Ft." (with or without the full stop). A name found that the article follows
+  with "Township" is taken with it ("Franklin Township": the township is the place, not the town
+  of Franklin). None of them -> location null. Country "USA"; admin1 GVA's state name (GVA gives
+  it, it is the admin1 the record can state).
 * Targets = GVA participants of type Victim, actors = Subject-Suspect, each only when the article
   names them: the full GVA name, or first and last name with one middle name or initial between
   (whole words, case-insensitive); the words found are the evidence. Country USA; victims sector
