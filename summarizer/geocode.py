@@ -328,7 +328,7 @@ _NOT_A_CITY = {
 }  # fmt: skip
 """Last words of "<X> police" that name an agency that is not a city's ("State", "University")."""
 
-_COUNTY_IN_TEXT = re.compile(r"\b([A-Z][\w'’-]*(?: [A-Z][\w'’-]*)?) (County|Parish)\b")
+_COUNTY_IN_TEXT = re.compile(r"\b([A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}) (County|Parish)\b")
 _TOWNSHIP = re.compile(r"^(.+?)\s+(?:charter\s+)?township$")
 
 
@@ -679,12 +679,12 @@ def police_names(text: str) -> tuple[tuple[str, str], ...]:
         if name is None:
             continue
         words = re.sub(r"\.(?=\S)", ". ", name[1]).split()  # "Sunday.Long Beach police"
-        ends = [
+        stops = [
             i
             for i, w in enumerate(words)
             if w[-1] in ".,;:" and w[:-1].lower() not in _ABBREVIATIONS
         ]
-        words = words[max(ends, default=-1) + 1 :]  # not across a sentence end: "Westfield. Police"
+        words = words[max(stops, default=-1) + 1 :]  # not across a sentence: "Westfield. Police"
         if not words or norm(words[-1]) in _NOT_A_CITY:
             continue
         for i in range(len(words)):  # "Sunday. Long Beach" -> "Long Beach"

@@ -344,7 +344,7 @@ def people(text: str, incident: dict[str, Any], kind: str, sector: str | None) -
     return out
 
 
-COUNTY_PHRASE = re.compile(r"\b[A-Z][\w'’-]*(?:\s[A-Z][\w'’-]*){0,2}\s(?:County|Parish)\b")
+COUNTY_PHRASE = re.compile(r"\b[A-Z][\w.'’-]*(?:\s[A-Z][\w.'’-]*){0,2}\s(?:County|Parish)\b")
 
 
 def state_county(text: str, state: str | None) -> str | None:

@@ -338,6 +338,10 @@ def test_a_place_the_gazetteer_lacks_takes_the_one_county_of_its_state_the_artic
     assert note.startswith("no place named Webster in Minnesota; the article names Rice County")
     mesa = _geo("Grand Mesa", admin1="Colorado", context="The Mesa County Sheriff's office said")
     assert mesa.admin2 == "Mesa County" and mesa.geo_precision == 2
+    lucie = _geo("Xyzzy Gardens", admin1="FL", context="A St. Lucie County deputy said")
+    assert lucie.admin2 == "St. Lucie County", lucie.geo_note
+    baton = _geo("Xyzzy Gardens", admin1="LA", context="West Baton Rouge Parish deputies")
+    assert baton.admin2 == "West Baton Rouge Parish", baton.geo_note
     # Counties of another state, or two counties of this one: the state's point, with a note.
     other = _geo("Webster", admin1="Minnesota", context="Butler County, Ohio, prosecutors said.")
     assert other.geo_precision == 3 and "Rice" not in (other.geo_note or "")

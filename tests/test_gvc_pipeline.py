@@ -166,6 +166,7 @@ def test_the_place_is_written_as_the_article_writes_it() -> None:
          "Miami-Dade County"),
         ("The Mesa County Sheriff's office said a hunter was shot.", "Cedaredge", "Colorado",
          "Mesa County"),
+        ("A St. Lucie County deputy said.", "Fort Pierce", "Florida", "St. Lucie County"),
         # no GVA name and no county: the city whose police the article names
         ("Riviera Beach Police said the girl found a gun.", "West Palm Beach", "Florida",
          "Riviera Beach"),
