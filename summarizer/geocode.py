@@ -30,7 +30,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
-from functools import cache
+from functools import cache, lru_cache
 from importlib.metadata import version
 from importlib.resources import files
 from pathlib import Path
@@ -314,6 +314,31 @@ NEAR_DATELINE_KM = 50
 
 Hint = tuple[str, Callable[[Geo], bool]]
 
+_NAME = r"[A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,3}"
+_PART_WORDS = (" neighborhood", " neighbourhood", " section", " district")
+_PART_BEFORE = re.compile(rf"(?:\b(?P<city>{_NAME})['’]s )?\b(?P<part>{_NAME})$")
+_PART_AFTER = re.compile(rf"^ of (?P<city>{_NAME})")
+"""An article saying a place is part of a city: "Pittsburgh's Allentown neighborhood", "the
+Hyde Park section of Boston" (matched around each of ``_PART_WORDS``)."""
+
+_POLICE = re.compile(rf"\b({_NAME}) $")  # the words before " police"
+_NOT_A_CITY = {
+    "state", "county", "parish", "township", "university", "college", "campus", "school",
+    "transit", "capitol", "park", "metro", "airport", "port", "housing", "tribal", "village",
+}  # fmt: skip
+"""Last words of "<X> police" that name an agency that is not a city's ("State", "University")."""
+
+_COUNTY_IN_TEXT = re.compile(r"\b([A-Z][\w.'’-]*(?: [A-Z][\w.'’-]*){0,2}) (County|Parish)\b")
+_TOWNSHIP = re.compile(r"^(.+?)\s+(?:charter\s+)?township$")
+
+
+@lru_cache(maxsize=256)
+def _counties_named(context: str) -> frozenset[str]:
+    """Normalised names of the counties and parishes the text names, each with its word tails
+    ("The Mesa County" -> "the mesa", "mesa"): a capitalised word may precede the name."""
+    found = _COUNTY_IN_TEXT.findall(context[:20_000])
+    return frozenset(t for name, _ in found for t in _tails(name))
+
 
 def _context_filters(context: str | None) -> list[Hint]:
     """Disambiguation hints from the article, in order: the dateline's state, the dateline's
@@ -340,7 +365,7 @@ def _context_filters(context: str | None) -> list[Hint]:
         hints.append(
             ("states named in the text", lambda p: p.country == "US" and p.admin1_code in named)
         )
-    counties = {norm(m) for m in re.findall(r"([A-Z][a-z]+(?: [A-Z][a-z]+)?) County", context)}
+    counties = _counties_named(context)
     if counties:
         hints.append(
             (
@@ -473,12 +498,20 @@ def geocode(place: Place, *, context: str | None = None) -> Place:
     4. The whole name (before a comma; a parenthesised qualifier dropped, precision 2) is a
        gazetteer place: precision 1.
     5. Otherwise the last place name inside the text ("the 2800 block of West Main Street in
-       Springfield", "south side of Chicago"): that place, precision 2.
+       Springfield", "south side of Chicago"): that place, precision 2. "X Township" is not the
+       town X (townships are not in the gazetteer).
+       a. Before 4 and 5: the text or the article calls the place a part of a city
+          ("Pittsburgh's Allentown neighborhood"): that city, precision 2 (:func:`_part_of`).
+       b. After them: the article names one city police force of the state, of a larger city
+          more than ``JURISDICTION_KM`` from the place found: that city, precision 2
+          (:func:`_police_city`).
     6. Among places of one name: keep those in the country, then in the admin1 given; then those
        the article points to (dateline state, near the dateline's place, states and counties
        it names, see :func:`_context_filters`); then the most
        populous if it has ``DOMINANCE`` times the next. Still several: unresolved, with the count.
-    7. Nothing found but the admin1 is known: the admin1's point, precision 3; else unresolved.
+    7. Nothing found: the one county of the state the article names, else (no county named) the
+       one city of the state whose police it names, precision 2; else the admin1's point,
+       precision 3; else unresolved (:func:`_context_fallback`).
     """
     g = gazetteer()
     text = (place.text or "").strip()
@@ -530,9 +563,14 @@ def _resolve(place: Place, q: _Query, text: str, context: str | None) -> Place:
     if county:
         return _county(place, q, county[1], context)
 
+    if found := _part_of(place, q, head, context):
+        return found
+    township = _TOWNSHIP.match(bare)  # "Franklin Township" is not the town of Franklin
     reasons: list[str] = []
     for surface, precision, how in [(bare, 2 if qualifier else 1, "")] + [
-        (k, 2, f"'{s}' named in the text") for s, k in _mentions(head) if k != bare
+        (k, 2, f"'{s}' named in the text")
+        for s, k in _mentions(head)
+        if k != bare and not (township and k == township[1])
     ]:
         cands = [g.places[i] for i in g.by_name.get(surface, ())]
         if not cands:
@@ -543,15 +581,193 @@ def _resolve(place: Place, q: _Query, text: str, context: str | None) -> Place:
             if note.startswith("ambiguous"):
                 break
             continue
+        if police := _police_city(q, context, p):
+            km = haversine_km(p.lat, p.lon, police.lat, police.lon)
+            note = (
+                f"within or near {police.name}: the article names {police.name} police, "
+                f"{km:.0f} km from {p.name}; '{head}' taken as a part of {police.name}"
+            )
+            return _fill(place, police, 2, note)
         if precision == 1 and not qualifier:
             note = f"town{'; ' + note if note else ''}"
         else:
             detail = how or f"qualifier {qualifier[0] if qualifier else ''} not placed"
             note = f"within or near {p.name}: {detail}{'; ' + note if note else ''}"
         return _fill(place, p, precision, note)
-    reason = reasons[0] if reasons else f"'{head}' not in the gazetteer"
-    if reason.startswith("ambiguous"):
-        return place.model_copy(update={"geo_note": reason})
+    if reasons and reasons[0].startswith("ambiguous"):
+        return place.model_copy(update={"geo_note": reasons[0]})
+    if bare in g.by_name:  # its own reason: "no place named Webster in Minnesota"
+        reason = reasons[0]
+    else:
+        kind = ": townships are" if township else ""
+        reason = f"'{head}'{kind} not in the gazetteer"
+        reason += f" ({reasons[0]})" if reasons else ""  # "Grand Mesa" ... (no Mesa in Colorado)
+    return _context_fallback(place, q, context, reason)
+
+
+def _tails(name: str) -> list[str]:
+    """``name`` normalised and its word tails, longest first: a capitalised run of words caught
+    by a pattern can start with a word that is not part of the name ("The Mesa")."""
+    words = norm(name).split()
+    return [" ".join(words[i:]) for i in range(len(words))]
+
+
+def _known(name: str) -> str | None:
+    """The longest tail of ``name`` that names a gazetteer place, or None."""
+    return next((k for k in _tails(name) if k in gazetteer().by_name), None)
+
+
+@lru_cache(maxsize=256)
+def _parts(text: str) -> tuple[tuple[tuple[str, ...], str, str], ...]:
+    """(part's words, city's gazetteer key, words as written) of each "<City>'s <Part>
+    neighborhood" / "<Part> section of <City>" the text writes."""
+    out = []
+    text = text[:20_000]
+    for word in _PART_WORDS:
+        for i in _find_all(text, word):
+            before = _PART_BEFORE.search(text[max(0, i - 80) : i])
+            if before is None:
+                continue
+            written, city = before.group() + word, before["city"]
+            if not city and (after := _PART_AFTER.match(text[i + len(word) : i + len(word) + 60])):
+                written, city = written + after.group(), after["city"]
+            if city and (key := _known(city)):
+                out.append((tuple(norm(before["part"]).split()), key, written))
+    return tuple(out)
+
+
+def _part_of(place: Place, q: _Query, head: str, context: str | None) -> Place | None:
+    """Rule 5a of :func:`geocode`: the place text or the article says the place is a part of a
+    city ("Pittsburgh's Allentown neighborhood"): that city, precision 2."""
+    g = gazetteer()
+    want = tuple(norm(re.sub(r"\([^)]*\)", " ", head)).split())
+    for source in (head, context or ""):
+        for part, city, written in _parts(source):
+            if source is not head and part[-len(want) :] != want:
+                continue
+            p, _ = _pick([g.places[i] for i in g.by_name[city]], q, None, city.title())
+            if p is not None:
+                note = f"within {p.name}: the article writes '{written}'"
+                return _fill(place, p, 2, note)
+    return None
+
+
+JURISDICTION_KM = 50
+"""km: a city police force the article names, farther than this from the place, is a conflict."""
+
+
+def _find_all(text: str, word: str) -> list[int]:
+    out, i = [], text.find(word)
+    while i >= 0:
+        out.append(i)
+        i = text.find(word, i + 1)
+    return out
+
+
+@lru_cache(maxsize=256)
+def police_names(text: str) -> tuple[tuple[str, str], ...]:
+    """(name as written, gazetteer key) of each city whose police the text names ("Pittsburgh
+    police"), in text order, leaving out agencies that are not a city's ("State Police",
+    "Nassau County police") and state or country names."""
+    g = gazetteer()
+    out: dict[str, str] = {}
+    text = text[:20_000]
+    ends = [i for i in _find_all(text, " police") if not text[i + 7 : i + 8].isalpha()]
+    ends += [i for i in _find_all(text, " Police") if not text[i + 7 : i + 8].isalpha()]
+    for end in sorted(ends):
+        name = _POLICE.search(text[max(0, end - 80) : end + 1])
+        if name is None:
+            continue
+        words = re.sub(r"\.(?=\S)", ". ", name[1]).split()  # "Sunday.Long Beach police"
+        stops = [
+            i
+            for i, w in enumerate(words)
+            if w[-1] in ".,;:" and w[:-1].lower() not in _ABBREVIATIONS
+        ]
+        words = words[max(stops, default=-1) + 1 :]  # not across a sentence: "Westfield. Police"
+        if not words or norm(words[-1]) in _NOT_A_CITY:
+            continue
+        for i in range(len(words)):  # "Sunday. Long Beach" -> "Long Beach"
+            surface = " ".join(words[i:])
+            key = norm(surface)
+            if key in g.by_name and norm(words[i]) not in {"the", "a", "an"}:
+                if key not in g.states and key not in g.countries:
+                    out.setdefault(key, surface)
+                break
+    return tuple((surface, key) for key, surface in out.items())
+
+
+def police_cities(text: str, state: str) -> list[tuple[str, Geo]]:
+    """(name as written, place) of each city of the US ``state`` (a name or code) whose police
+    ``text`` names (:func:`police_names`), one per place, in text order. US only: a US city's
+    police department is the city's own, while elsewhere "X police" often names a local command
+    of a regional or national force. A name that is also a county of the state counts only for a
+    city inside that county ("Philadelphia police" does; "Nassau police", the Nassau County
+    force, is not the town of Nassau upstate)."""
+    g = gazetteer()
+    code = g.states.get(norm(state))
+    if code is None:
+        return []
+    where = _Query("US", g.state_names[code], code)
+    out: list[tuple[str, Geo]] = []
+    for surface, key in police_names(text):
+        p, _ = _pick([g.places[i] for i in g.by_name[key]], where, None, key.title())
+        if p is None or any(p == o for _, o in out):
+            continue
+        if (code, key) in g.counties and _county_base(p.admin2 or "") != key:
+            continue
+        out.append((surface, p))
+    return out
+
+
+def _police_city(q: _Query, context: str | None, near: Geo | None = None) -> Geo | None:
+    """Rule 5b of :func:`geocode`: the one city of the place's US state whose police the article
+    names (:func:`police_cities`; a city police force works inside its city). With ``near``
+    (the place found by name), only a conflict counts: that city is larger than ``near`` and
+    farther than ``JURISDICTION_KM`` from it ("Allentown" with "Pittsburgh police" is
+    Pittsburgh's neighbourhood, not the city of Allentown), unless the dateline is the place or
+    the article names the place's own county ("Lehigh County")."""
+    if not context:
+        return None
+    state = q.state or (near.admin1_code if near and near.country == "US" else None)
+    if state is None or q.country not in (None, "US"):
+        return None
+    cities = police_cities(context, state)
+    if len(cities) != 1:
+        return None
+    city = cities[0][1]
+    if near is None:
+        return city
+    far = haversine_km(near.lat, near.lon, city.lat, city.lon) > JURISDICTION_KM
+    if not far or city.population <= near.population:
+        return None
+    dateline = _DATELINE.match(context[:200])
+    if (dateline and norm(dateline[1]) == norm(near.name)) or (
+        near.admin2 and _county_base(near.admin2) in _counties_named(context)
+    ):
+        return None  # the dateline or the place's own county confirms the place
+    return city
+
+
+def _context_fallback(place: Place, q: _Query, context: str | None, reason: str) -> Place:
+    """Rule 7 of :func:`geocode`: a name the gazetteer does not place, read with the article:
+    the one county of the state it names ("Rice County"), else, when it names no county of the
+    state, the one city of the state whose police it names, precision 2; else the admin1's
+    point."""
+    g = gazetteer()
+    bases: set[str] = set()
+    if q.state and context:
+        bases = {base for base in _counties_named(context) if (q.state, base) in g.counties}
+        if len(bases) == 1:
+            found = _county(place, q, next(iter(bases)), None)
+            if found.latitude is not None:
+                note = f"{reason}; the article names {found.admin2}: {found.geo_note}"
+                return found.model_copy(update={"geo_note": note})
+        elif bases:
+            reason = f"{reason}; the article names {len(bases)} counties of {q.admin1}"
+    if not bases and (police := _police_city(q, context)):
+        note = f"{reason}; within or near {police.name}: the article names {police.name} police"
+        return _fill(place, police, 2, note)
     return _admin1_fallback(place, q, reason)
 
 

@@ -34,12 +34,18 @@ named people, no deaths, the place only as a county or state the article writes 
   GVA's date falls in that week (precision week, resolved to its Monday). Otherwise the article
   gives no date: ``text`` null, ``resolved`` null, precision "unknown" (the schema's rule for an
   unresolvable date; the record's ``anchor`` keeps the publication date for the resolver).
-* Place: the first of these the article writes (whole words, case-sensitive first, then case-
-  insensitive): "<X> County" when GVA writes "X (county)"; GVA's ``city_or_county``; its part before
-  a parenthesis ("Cedaredge (Grand Mesa)" -> "Cedaredge") and the part inside it; the first "<Name>
-  County" / "<Name> Parish" phrase of the article; the state's name; each also with Saint/Mount/Fort
-  written "St."/"Mt."/"Ft." (with or without the full stop). None of them -> location null. Country
-  "USA"; admin1 GVA's state name (GVA gives it, it is the admin1 the record can state).
+* Place: the first of these the article writes (whole words; each in its own case or in capitals,
+  as a dateline writes it, "NEW STANTON, Pa."; then any of them in any case): "<X> County" when GVA
+  writes "X (county)"; GVA's ``city_or_county``; its part before a parenthesis ("Cedaredge (Grand
+  Mesa)" -> "Cedaredge") and the part inside it; the first "<Name> County" / "<Name> Parish" phrase
+  of the article that names a county of GVA's state (a county of another state, "Butler County,
+  Ohio" in an Arkansas story, is not the incident's); the first city of GVA's state whose police
+  the article names ("Riviera Beach Police said": a city police force works in its city;
+  :func:`summarizer.geocode.police_cities`); the state's name; each also with Saint/Mount/Fort
+  written "St."/"Mt."/"Ft." (with or without the full stop). A name found that the article follows
+  with "Township" is taken with it ("Franklin Township": the township is the place, not the town
+  of Franklin). None of them -> location null. Country "USA"; admin1 GVA's state name (GVA gives
+  it, it is the admin1 the record can state).
 * Targets = GVA participants of type Victim, actors = Subject-Suspect, each only when the article
   names them: the full GVA name, or first and last name with one middle name or initial between
   (whole words, case-insensitive); the words found are the evidence. Country USA; victims sector
@@ -103,6 +109,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))  # the script runs as a file from the repo root
 
+from summarizer import geocode  # noqa: E402  (US counties by state)
 from summarizer.checks import _OFFSETS, review  # noqa: E402  (the checks' day offsets)
 from summarizer.faithfulness import date_words, unsupported  # noqa: E402
 from summarizer.grounding import aligner  # noqa: E402
@@ -211,13 +218,16 @@ def _whole(text: str, phrase: str, *, flags: int = 0) -> re.Match[str] | None:
 
 
 def find_phrase(text: str, phrases: Iterable[str]) -> str | None:
-    """The first phrase the text writes, as written (case-sensitive first, then any case)."""
+    """The first phrase the text writes, as written: each phrase in its own case or in capitals
+    (a dateline's "NEW STANTON, Pa."), in order; then any phrase in any case."""
     wanted = [p.strip() for p in phrases if p and p.strip()]
-    for flags in (0, re.I):
-        for phrase in wanted:
-            m = _whole(text, phrase, flags=flags)
-            if m:
+    for phrase in wanted:
+        for form in dict.fromkeys((phrase, phrase.upper())):
+            if m := _whole(text, form):
                 return m.group()
+    for phrase in wanted:
+        if m := _whole(text, phrase, flags=re.I):
+            return m.group()
     return None
 
 
@@ -334,18 +344,44 @@ def people(text: str, incident: dict[str, Any], kind: str, sector: str | None) -
     return out
 
 
+COUNTY_PHRASE = re.compile(r"\b[A-Z][\w.'’-]*(?:\s[A-Z][\w.'’-]*){0,2}\s(?:County|Parish)\b")
+
+
+def state_county(text: str, state: str | None) -> str | None:
+    """The first "<Name> County/Parish" phrase of the text that names a county of ``state`` (as
+    written, without a capitalised word before the name: "The Mesa County" -> "Mesa County");
+    a county of another state ("Butler County, Ohio" in an Arkansas story) is not the place."""
+    g = geocode.gazetteer()
+    code = g.states.get(geocode.norm(state or ""))
+    for m in COUNTY_PHRASE.finditer(text):
+        words = m.group().split()
+        for i in range(len(words) - 1):
+            if (code, geocode.norm(" ".join(words[i:-1]))) in g.counties:
+                return " ".join(words[i:])
+    return None
+
+
+def state_police(text: str, state: str | None) -> str | None:
+    """The first city of ``state`` whose police the text names ("Riviera Beach Police said"), as
+    written: a city police force works in its city (:func:`summarizer.geocode.police_cities`)."""
+    found = geocode.police_cities(text, state) if state else []
+    return found[0][0] if found else None
+
+
 def place(text: str, incident: dict[str, Any]) -> dict[str, Any] | None:
     raw = (incident.get("city_or_county") or "").strip()
     before = raw.split("(")[0].strip()
     inside = [i for i in re.findall(r"\(([^)]+)\)", raw) if i.strip().lower() != "county"]
     named = [f"{before} County"] if re.search(r"\(county\)", raw, re.I) else []
-    county = re.search(r"\b(?:[A-Z][a-z]+\s){1,2}(?:County|Parish)\b", text)
     state = incident.get("state")
-    options = [*named, raw, before, *inside, county.group() if county else None, state]
+    options = [*named, raw, before, *inside, state_county(text, state), state_police(text, state)]
+    options.append(state)
     options = [v for o in options if o for v in (o, *_abbreviated(o))]
     found = find_phrase(text, options)
     if found is None:
         return None
+    if township := re.search(rf"(?<![\w-]){re.escape(found)} Township\b", text):
+        found = township.group()  # "Franklin Township, Mich.": the township is the place
     return {"text": found, "country": "USA", "admin1": state}
 
 

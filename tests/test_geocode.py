@@ -269,3 +269,98 @@ def test_the_cache_can_be_switched_off_or_moved(monkeypatch: pytest.MonkeyPatch)
     path = geo.cache_path()
     assert path is not None and path.parent == Path("/somewhere")
     assert path.name.startswith("gazetteer-") and path.suffix == ".marshal"
+
+
+PITTSBURGH = (40.44, -80.00)
+ALLENTOWN = (40.61, -75.49)
+
+
+@pytest.mark.parametrize(
+    ("text", "context"),
+    [
+        ("Allentown", "He was shot at a home in Pittsburgh's Allentown neighborhood."),
+        ("Pittsburgh's Allentown neighborhood", None),
+        ("Allentown", "Police said the Allentown section of Pittsburgh was quiet."),
+    ],
+)
+def test_a_place_the_article_calls_part_of_a_city_gets_that_city(
+    text: str, context: str | None
+) -> None:
+    got = _geo(text, admin1="Pennsylvania", context=context)  # type: ignore[arg-type]
+    assert got.geo_precision == 2 and got.geo_name == "Pittsburgh", got.geo_note
+    assert _km(got, *PITTSBURGH) < 5
+    assert (got.geo_note or "").startswith("within Pittsburgh: the article writes '")
+
+
+def test_a_city_police_force_far_from_the_only_candidate_places_it_in_that_city() -> None:
+    text = "A man was shot Monday in Allentown. Pittsburgh police charged his friend."
+    got = _geo("Allentown", admin1="Pennsylvania", context=text)
+    assert got.geo_precision == 2 and _km(got, *PITTSBURGH) < 5
+    assert "the article names Pittsburgh police, 381 km from Allentown" in (got.geo_note or "")
+    # No conflict, no change: a police force near the town, a smaller city's, a state's,
+    # a county's, or two cities' forces.
+    for other in (
+        "Bethlehem police",  # ~10 km away
+        "Erie police",  # far, but a smaller city than Allentown
+        "Pennsylvania State Police",
+        "Allegheny County police",
+        "Pittsburgh police and Philadelphia police",
+        "Pittsburgh police and Lehigh County deputies",  # the town's own county
+        "ALLENTOWN, Pa. - Pittsburgh police",  # the dateline
+    ):
+        town = _geo("Allentown", admin1="Pennsylvania", context=f"{other} said a man was shot.")
+        assert town.geo_precision == 1 and _km(town, *ALLENTOWN) < 5, (other, town.geo_note)
+
+
+def test_police_names_are_city_forces_within_one_sentence() -> None:
+    text = (
+        "It happened in Westfield. Police said the man fled. On Sunday.Long Beach police said "
+        "more. Michigan State Police, Nassau County police, University police and The police "
+        "agreed; New York police did too."
+    )
+    assert geo.police_names(text) == (("Long Beach", "long beach"),)
+
+
+def test_a_township_is_not_taken_for_the_town_of_its_name() -> None:
+    got = _geo("Franklin Township", admin1="Michigan")  # the village of Franklin is 80 km off
+    assert got.geo_precision == 3 and got.geo_name == "Michigan"
+    assert "'Franklin Township': townships are not in the gazetteer" in (got.geo_note or "")
+    named = _geo("Franklin Township", admin1="MI", context="A Lenawee County deputy said so.")
+    assert named.geo_precision == 2 and named.admin2 == "Lenawee County"
+    assert _km(named, 41.90, -84.04) < 30
+
+
+def test_a_place_the_gazetteer_lacks_takes_the_one_county_of_its_state_the_article_names() -> None:
+    text = "The party was on rural property in northern Rice County, south of the Twin Cities."
+    got = _geo("Webster", admin1="Minnesota", context=text)  # Webster MN: not in cities500
+    assert got.geo_precision == 2 and got.admin2 == "Rice County" and got.geo_name == "Rice County"
+    note = got.geo_note or ""
+    assert note.startswith("no place named Webster in Minnesota; the article names Rice County")
+    mesa = _geo("Grand Mesa", admin1="Colorado", context="The Mesa County Sheriff's office said")
+    assert mesa.admin2 == "Mesa County" and mesa.geo_precision == 2
+    lucie = _geo("Xyzzy Gardens", admin1="FL", context="A St. Lucie County deputy said")
+    assert lucie.admin2 == "St. Lucie County", lucie.geo_note
+    baton = _geo("Xyzzy Gardens", admin1="LA", context="West Baton Rouge Parish deputies")
+    assert baton.admin2 == "West Baton Rouge Parish", baton.geo_note
+    # Counties of another state, or two counties of this one: the state's point, with a note.
+    other = _geo("Webster", admin1="Minnesota", context="Butler County, Ohio, prosecutors said.")
+    assert other.geo_precision == 3 and "Rice" not in (other.geo_note or "")
+    two = _geo("Webster", admin1="Minnesota", context="Rice County and Dakota County deputies")
+    assert two.geo_precision == 3
+    assert "the article names 2 counties of Minnesota" in (two.geo_note or "")
+
+
+def test_a_place_the_gazetteer_lacks_takes_the_city_whose_police_the_article_names() -> None:
+    text = "Riviera Beach Police said the girl picked up a gun from a bed."
+    got = _geo("Xyzzy Gardens", admin1="Florida", context=text)
+    assert got.geo_precision == 2 and got.geo_name == "Riviera Beach"
+    assert "the article names Riviera Beach police" in (got.geo_note or "")
+    counties = _geo("Xyzzy Gardens", admin1="Florida", context=f"{text} Palm Beach County said")
+    assert counties.admin2 == "Palm Beach County"  # a county named comes first
+
+
+def test_police_forces_count_only_in_the_us() -> None:
+    """Outside the US "X police" often names a regional or national force's local command."""
+    context = "Manchester is quiet. London police said they arrested a man."
+    got = _geo("Manchester", country="GBR", admin1="England", context=context)
+    assert got.geo_name == "Manchester" and got.geo_precision == 1, got.geo_note

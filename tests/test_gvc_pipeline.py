@@ -153,6 +153,33 @@ def test_the_place_is_written_as_the_article_writes_it() -> None:
     assert place("Nothing here.", {"city_or_county": "Rome", "state": "Georgia"}) is None
 
 
+@pytest.mark.parametrize(
+    ("text", "city", "state", "written"),
+    [  # the dateline's capitals before the state's name written later
+        ("NEW STANTON, Pa. - Pennsylvania police said", "New Stanton", "Pennsylvania",
+         "NEW STANTON"),
+        ("A boy died in Franklin Township Sunday.", "Franklin", "Michigan", "Franklin Township"),
+        # a county of another state is not the incident's place; the state is
+        ("In Arkansas two boys died. Guest: the prosecutor for Butler County, Ohio.",
+         "Little Rock", "Arkansas", "Arkansas"),
+        ("Six Miami-Dade County Public Schools students were shot.", "Miami", "Florida",
+         "Miami-Dade County"),
+        ("The Mesa County Sheriff's office said a hunter was shot.", "Cedaredge", "Colorado",
+         "Mesa County"),
+        ("A St. Lucie County deputy said.", "Fort Pierce", "Florida", "St. Lucie County"),
+        # no GVA name and no county: the city whose police the article names
+        ("Riviera Beach Police said the girl found a gun.", "West Palm Beach", "Florida",
+         "Riviera Beach"),
+        ("Chicago police said a man was shot.", "West Palm Beach", "Florida", None),
+    ],
+)  # fmt: skip
+def test_the_place_is_the_incidents_as_the_article_writes_it(
+    text: str, city: str, state: str, written: str | None
+) -> None:
+    where = place(text, {"city_or_county": city, "state": state})
+    assert (where and where["text"]) == written
+
+
 def test_the_benchmark_server_finds_answers_by_article_text_and_title() -> None:
     sys.path.insert(0, str(ROOT / "benchmarks"))
     from resolve_gvc import IndexedServer
