@@ -162,15 +162,20 @@ def _add_copies(
     return r
 
 
-def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    base = gvc_rows(data) if (data / "incidents.jsonl").exists() else record_rows(data)
-    scratch = tempfile.mkdtemp(prefix="resolve-scale-")
-    con = duckdb.connect(f"{scratch}/work.duckdb")  # as resolve does: an on-disk working db
+def _connect(scratch: str, name: str, threads: int, memory: str) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(f"{scratch}/{name}.duckdb")  # as resolve does: an on-disk working db
     con.execute(f"set threads = {threads}")
     con.execute(f"set memory_limit = '{memory}'")
     con.execute(f"set temp_directory = '{scratch}/spill'")
     con.execute("set preserve_insertion_order = false")
+    return con
+
+
+def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    base = gvc_rows(data) if (data / "incidents.jsonl").exists() else record_rows(data)
+    scratch = tempfile.mkdtemp(prefix="resolve-scale-")
+    con = _connect(scratch, "work", threads, memory)
     resolve_stage.open_dataset(con, None)
     con.execute("create table gold (article_id varchar, gold varchar)")
     stages: dict[str, float] = {}
@@ -191,9 +196,17 @@ def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
     )
     stages["write"] = time.perf_counter() - t
     rss["write"] = _rss_mb()
-    # an incremental run: 1% more records into the data set just written (resolve --into)
-    con.execute("update mentions set is_new = false")
+    # an incremental run: 1% more records into the data set just written, as resolve --into
+    # does it (a fresh working database opened from events.duckdb)
+    gold = con.execute("select * from gold").to_arrow_table()
+    con.close()
     t = time.perf_counter()
+    con = _connect(scratch, "work2", threads, memory)
+    resolve_stage.open_dataset(con, out / "events.duckdb")
+    con.register("_gold", gold)
+    con.execute("create table gold as select * from _gold")
+    con.unregister("_gold")
+    del gold
     _add_copies(con, base, r, max(1_000, size // 100))
     resolve_stage.resolve_new(con)
     resolve_stage.write_outputs(con, [out / "events.duckdb"])

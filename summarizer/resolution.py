@@ -99,10 +99,24 @@ def open_dataset(con: duckdb.DuckDBPyConnection, into: Path | None) -> None:
         con.execute("insert into articles by name select * from old.articles")
         con.execute("insert into links select event_uid, follow_up_of, same_as from old.events")
         con.execute("insert into meta select * from old.meta where key <> 'model'")
+        con.execute(
+            f"create table prior as select e.*, f.fp from old.events e "
+            f"join ({_FINGERPRINTS}) f using (event_uid)"
+        )
         con.execute("detach old")
     except duckdb.Error as exc:
         first = str(exc).splitlines()[0]
         raise InputError(f"{into}: not a summarizer events data set ({first})") from None
+
+
+_FINGERPRINTS = """
+    select x.event_uid, md5(string_agg(to_json(x), chr(30) order by x.article_id, x.event_id)
+        || coalesce(any_value(l.follow_up_of), '') || chr(30)
+        || coalesce(array_to_string(any_value(l.same_as), ','), '')) as fp
+    from mentions x left join links l using (event_uid) group by x.event_uid
+"""
+"""An event's fingerprint: all its mention rows and its links. An event whose fingerprint is the
+one it had when the data set was opened merges to the same row: :func:`iter_rows` reuses it."""
 
 
 def _sql_str(path: Path) -> str:
@@ -590,12 +604,46 @@ def merge(uid: str, rows: list[dict[str, Any]], link: dict[str, Any]) -> dict[st
     }
 
 
-def iter_events(con: duckdb.DuckDBPyConnection) -> Iterator[dict[str, Any]]:
-    """Every event of the data set, by event_uid, merged from its mentions (streamed)."""
+def iter_rows(
+    con: duckdb.DuckDBPyConnection,
+) -> Iterator[tuple[dict[str, Any] | None, str, dict[str, Any] | None]]:
+    """Every event of the data set by event_uid, as ``(event, line, row)``: an event unchanged
+    since the data set was opened (same fingerprint) is its stored ``events`` row and line
+    (``event`` None); any other is merged from its mentions (``row`` None)."""
+    if con.execute("select count(*) from duckdb_tables() where table_name = 'prior'").fetchone()[0]:
+        con.execute(
+            f"create or replace table kept as select p.* exclude (fp) from prior p "
+            f"join ({_FINGERPRINTS}) f on f.event_uid = p.event_uid and f.fp = p.fp"
+        )
+    else:
+        con.execute("drop table if exists kept")
+        _empty(con, "kept", EVENT_SCHEMA)
+    kept = con.cursor().execute("select * from kept order by event_uid")
+    kept_cols = [d[0] for d in kept.description]
+    merged = _merged(con)
+    old = _next_kept(kept, kept_cols)
+    for event in merged:
+        while old is not None and old["event_uid"] < event["event_uid"]:
+            yield None, old["detail"], old
+            old = _next_kept(kept, kept_cols)
+        yield event, to_json(event), None
+    while old is not None:
+        yield None, old["detail"], old
+        old = _next_kept(kept, kept_cols)
+
+
+def _next_kept(cur: duckdb.DuckDBPyConnection, cols: list[str]) -> dict[str, Any] | None:
+    row = cur.fetchone()
+    return dict(zip(cols, row, strict=True)) if row else None
+
+
+def _merged(con: duckdb.DuckDBPyConnection) -> Iterator[dict[str, Any]]:
+    """The events not kept, by event_uid, merged from their mentions (streamed)."""
     cur = con.cursor().execute(
         "select x.* exclude (is_new, words, names, cell, month_idx), l.follow_up_of, l.same_as "
-        "from mentions x "
-        "left join links l using (event_uid) order by event_uid, article_id, event_id"
+        "from mentions x left join links l using (event_uid) "
+        "where x.event_uid not in (select event_uid from kept) "
+        "order by event_uid, article_id, event_id"
     )
     cols = [d[0] for d in cur.description]
     group: list[dict[str, Any]] = []
@@ -754,13 +802,12 @@ def write_outputs(
         lines, table = Path(scratch) / "events.jsonl", Path(scratch) / "events.parquet"
         with lines.open("w", encoding="utf-8") as f, pq.ParquetWriter(table, EVENT_SCHEMA) as pw:
             batch: list[dict[str, Any]] = []
-            for event in iter_events(con):
-                line = to_json(event)
+            for event, line, row in iter_rows(con):
                 f.write(line + "\n")
-                batch.append(event_row(event, line))
+                batch.append(row if event is None else event_row(event, line))
                 count += 1
                 if collect:
-                    collected.append(event)
+                    collected.append(orjson.loads(line) if event is None else event)
                 if len(batch) >= 10_000:
                     pw.write_table(pa.Table.from_pylist(batch, schema=EVENT_SCHEMA))
                     batch = []

@@ -644,3 +644,29 @@ def test_rare_words_leave_out_names_places_and_the_stream_jargon(
     matching.score(con)
     kept = con.execute("select article_id, rare_words from m order by article_id").fetchall()
     assert kept == [("0", ["scooter"]), ("1", ["scooter"]), ("2", [])]
+
+
+def test_an_incremental_run_merges_again_only_the_events_it_touches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Unchanged events are their stored rows (same fingerprint: mentions and links), and those
+    rows are exactly what a full re-merge gives."""
+    db = tmp_path / "events.duckdb"
+    joe = shooting("a", "2020-05-02", JOE_A, names=("Joe Doe",))
+    c = shooting("c", "2020-05-03", "A woman was shot in Evanston.", place="Evanston")
+    d = shooting("d", "2020-05-02", "A man was shot in Springfield.", place="Springfield")
+    resolve_api([joe, c, d], into=db)
+    merged: list[str] = []
+    real = resolution.merge
+    monkeypatch.setattr(
+        resolution, "merge", lambda uid, rows, link: merged.append(uid) or real(uid, rows, link)
+    )
+    events = resolve_api([shooting("b", "2020-05-03", JOE_B, names=("Joe Doe",))], into=db)
+    assert merged == [uid_of(events, "a")] and uid_of(events, "b") == uid_of(events, "a")
+    monkeypatch.undo()
+    con = duckdb.connect()
+    resolution.open_dataset(con, db)
+    con.execute("drop table prior")  # no stored rows to reuse: every event merged again
+    _, full = resolution.write_outputs(con, [], collect=True)
+    assert [resolution.to_json(e) for e in full] == [resolution.to_json(e) for e in events]
+    assert len(full) == 3
