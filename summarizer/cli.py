@@ -175,6 +175,15 @@ ModeOpt = Annotated[
 FormatOpt = Annotated[
     Format, typer.Option("--format", "-f", help="json (one record) or markdown (to read)")
 ]
+MaxCharsOpt = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        metavar="N",
+        help="longest document accepted, in characters (default 5,000,000) "
+        "[env: SUMMARIZER_MAX_CHARS]",
+    ),
+]
 STDOUT = Path("-")
 """``-o -``: write to stdout."""
 
@@ -402,15 +411,7 @@ def run(
             "provider's [env: SUMMARIZER_CONTEXT_WINDOW]",
         ),
     ] = None,
-    max_chars: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            metavar="N",
-            help="longest document accepted, in characters (default 5,000,000) "
-            "[env: SUMMARIZER_MAX_CHARS]",
-        ),
-    ] = None,
+    max_chars: MaxCharsOpt = None,
     dry_run: Annotated[
         bool,
         typer.Option("--dry-run", help="print the plan (chunks, tokens, calls, cost); no call"),
@@ -442,6 +443,7 @@ def run(
         ctx.with_resource(calllog.recording(on=not no_log))
         article = inputs_module.read_one(
             file,
+            max_chars=settings.max_chars,
             published=parse_date(published, "--published"),
             title=title,
             source=source,
@@ -793,6 +795,7 @@ def batch(
     log: Annotated[
         bool, typer.Option("--log", help="keep the call log (off for batch; see `summarizer logs`)")
     ] = False,
+    max_chars: MaxCharsOpt = None,
 ) -> None:
     """Analyse many articles; run the same command again to resume where it stopped.
 
@@ -807,14 +810,15 @@ def batch(
     from summarizer.batch.progress import Reporter
 
     _quiet_libraries()
-    settings = _settings(model=model, base_url=base_url, mode=mode)
+    settings = _settings(model=model, base_url=base_url, mode=mode, max_chars=max_chars)
+    ceiling = settings.max_chars
 
     async def drain(job: Job, names: list[str]) -> None:
-        async for _ in job.run(batch_inputs.read(names)):
+        async for _ in job.run(batch_inputs.read(names, max_chars=ceiling)):
             pass
 
     try:
-        names = batch_inputs.check(inputs, output)
+        names = batch_inputs.check(inputs, output, max_chars=ceiling)
         options = Options(
             concurrency=concurrency,
             rpm=rpm,
@@ -831,7 +835,7 @@ def batch(
             poll_s=poll,
         )
         job = Job(settings, options)
-        job.stats.total = batch_inputs.count(names)
+        job.stats.total = batch_inputs.count(names, max_chars=ceiling)
         reporter = Reporter(job.stats)
         job.on_record = reporter.on_record
         with calllog.recording(on=log), reporter:

@@ -9,8 +9,12 @@ or a fetched page) is reduced to its article text, title and date by trafilatura
 cannot become an article (bad JSON, a field of the wrong type, empty text, a bad date, a line
 over the size limit, broken CSV quoting, a page that cannot be fetched) becomes an
 :class:`Unreadable` keyed by its id, or by its location (``file:line``) when it has no usable id:
-it is reported, never silently dropped. No line is read past :data:`LINE_LIMIT` bytes and no page
-past :data:`FETCH_LIMIT` bytes.
+it is reported, never silently dropped.
+
+Every reader takes ``max_chars``, the ceiling in characters (``--max-chars``; None: the default
+:data:`~summarizer.source.MAX_CHARS`), and reads no file past
+:func:`~summarizer.source.byte_limit`, no line past :func:`~summarizer.source.line_limit` and no
+page past :func:`~summarizer.source.page_limit` bytes of it (plus one, to see that it is longer).
 """
 
 from __future__ import annotations
@@ -26,14 +30,15 @@ from typing import Any, BinaryIO
 
 from summarizer.errors import InputError
 from summarizer.source import (
-    MAX_BYTES,
-    MAX_CHARS,
     Article,
     describe,
+    line_limit,
     make_article,
+    page_limit,
     parse_date,
     read_text,
     stdin,
+    the_limit,
 )
 
 FIELDS = ("id", "published", "title", "source", "url", "language")
@@ -41,11 +46,10 @@ TEXT_SUFFIXES = (".txt", ".md")
 HTML_SUFFIXES = (".html", ".htm")
 TABLE_SUFFIXES = (".jsonl", ".ndjson", ".csv")
 URL_SCHEMES = ("http://", "https://")
-LINE_LIMIT = 12 * MAX_CHARS + (1 << 16)
-"""Longest JSONL or CSV line read, in bytes: an article at the size limit written with JSON's
-longest escapes (12 bytes for a character outside the BMP), plus its metadata."""
-FETCH_LIMIT = 4 * MAX_BYTES
-"""Most bytes of a web page read (markup around an article at the size limit); longer is refused."""
+LINE_LIMIT = line_limit()
+"""Longest JSONL or CSV line read at the default ceiling, in bytes."""
+FETCH_LIMIT = page_limit()
+"""Most bytes of a web page read at the default ceiling."""
 FETCH_TIMEOUT_S = 20.0
 """Seconds to connect, and between bytes received, when fetching a URL."""
 
@@ -68,7 +72,7 @@ def is_url(name: str) -> bool:
     return name.lower().startswith(URL_SCHEMES)
 
 
-def check(inputs: Iterable[str]) -> list[str]:
+def check(inputs: Iterable[str], *, max_chars: int | None = None) -> list[str]:
     """Refuse inputs that cannot be read at all (a usage error, before any work starts)."""
     checked = list(inputs)
     if not checked:
@@ -90,11 +94,11 @@ def check(inputs: Iterable[str]) -> list[str]:
                 "an http(s):// URL or -"
             )
         if path.suffix.lower() == ".csv":
-            _csv_header(path)
+            _csv_header(path, max_chars)
     return checked
 
 
-def count(inputs: Iterable[str]) -> int | None:
+def count(inputs: Iterable[str], *, max_chars: int | None = None) -> int | None:
     """How many records the inputs hold (None when one of them is stdin)."""
     total = 0
     for name in inputs:
@@ -107,48 +111,52 @@ def count(inputs: Iterable[str]) -> int | None:
         elif path.is_dir():
             total += sum(1 for _ in files(path))
         elif suffix == ".csv":
-            total += sum(1 for _ in _csv_rows(path))
+            total += sum(1 for _ in _csv_rows(path, max_chars))
         elif suffix in TABLE_SUFFIXES:
             with path.open("rb") as handle:
-                total += sum(1 for line, _ in _lines(handle) if line is None or line.strip())
+                lines = _lines(handle, line_limit(max_chars))
+                total += sum(1 for line, _ in lines if line is None or line.strip())
         else:
             total += 1
     return total
 
 
-def records(name: str, *, stdin_is: str = "jsonl") -> Iterator[tuple[str, Item]]:
-    """``(location, item)`` for each record of one input. ``-`` is JSONL on standard input, or
-    one article's text when ``stdin_is`` is ``"text"``."""
+def records(
+    name: str, *, stdin_is: str = "jsonl", max_chars: int | None = None
+) -> Iterator[tuple[str, Item]]:
+    """``(location, item)`` for each record of one input, none longer than ``max_chars``. ``-``
+    is JSONL on standard input, or one article's text when ``stdin_is`` is ``"text"``."""
     if name == "-":
         if stdin_is == "text":
-            yield "-", _file_article(None, None)
+            yield "-", _file_article(None, None, max_chars)
         else:
-            yield from _jsonl(stdin(), "<stdin>")
+            yield from _jsonl(stdin(), "<stdin>", max_chars)
         return
     if is_url(name):
-        yield name, _url_article(name)
+        yield name, _url_article(name, max_chars)
         return
     path = Path(name)
     suffix = path.suffix.lower()
     if path.is_dir():
         for file in files(path):
-            yield str(file), _file_article(file, file.relative_to(path).with_suffix("").as_posix())
+            key = file.relative_to(path).with_suffix("").as_posix()
+            yield str(file), _file_article(file, key, max_chars)
     elif suffix == ".csv":
-        for where, row, problem in _csv_rows(path):
-            yield where, _bad(where, problem) if row is None else article(row, where)
+        for where, row, problem in _csv_rows(path, max_chars):
+            yield where, _bad(where, problem) if row is None else article(row, where, max_chars)
     elif suffix in TABLE_SUFFIXES:
         with path.open("rb") as handle:
-            yield from _jsonl(handle, name)
+            yield from _jsonl(handle, name, max_chars)
     else:
-        yield name, _file_article(path, path.stem)
+        yield name, _file_article(path, path.stem, max_chars)
 
 
-def read_one(name: str, **meta: Any) -> Article:
+def read_one(name: str, *, max_chars: int | None = None, **meta: Any) -> Article:
     """The one article that ``name`` holds (``-``: text on standard input), with ``meta`` (non-None
     values) taking precedence over what the input says; an InputError when it holds none or
-    several, or cannot be read."""
+    several, or cannot be read, or is longer than ``max_chars``."""
     found = None
-    for where, item in records(name, stdin_is="text"):
+    for where, item in records(name, stdin_is="text", max_chars=max_chars):
         if isinstance(item, Unreadable):
             raise InputError(item.message)
         if found is not None:
@@ -165,22 +173,23 @@ def read_one(name: str, **meta: Any) -> Article:
     fields = found.model_dump(exclude_none=True) | given
     if "id" not in given and found.id is None:
         fields.pop("id", None)
-    return make_article(**fields)
+    return make_article(**fields, max_chars=max_chars)
 
 
-def texts(name: str) -> dict[str, str]:
+def texts(name: str, *, max_chars: int | None = None) -> dict[str, str]:
     """Every article text of one input keyed by SHA-256; the first unreadable record is an
     InputError naming where it is."""
     found = {}
-    for _, item in records(name):
+    for _, item in records(name, max_chars=max_chars):
         if isinstance(item, Unreadable):
             raise InputError(item.message)
         found[item.sha256] = item.text
     return found
 
 
-def article(fields: dict[str, Any], where: str) -> Item:
-    """An article from a record's fields, or the :class:`Unreadable` saying why not.
+def article(fields: dict[str, Any], where: str, max_chars: int | None = None) -> Item:
+    """An article of at most ``max_chars`` characters from a record's fields, or the
+    :class:`Unreadable` saying why not.
 
     ``text`` must be a string; ``id`` a string or an integer; the other fields strings (a date
     ``YYYY-MM-DD`` for ``published``), or null or empty for none. A record whose id is unusable
@@ -202,18 +211,18 @@ def article(fields: dict[str, Any], where: str) -> Item:
             if not isinstance(value, str) and name != "published":  # Article checks dates
                 raise InputError(f"'{name}' must be a string, not {describe(value)}")
             known[name] = value
-        return make_article(text, id=id, **known)
+        return make_article(text, id=id, max_chars=max_chars, **known)
     except InputError as exc:
         return Unreadable(id=id or where, code=exc.code, message=f"{where}: {exc}", source=where)
 
 
-def _lines(handle: BinaryIO) -> Iterator[tuple[bytes | None, int]]:
-    """``(line, number)`` for each line, never holding more than :data:`LINE_LIMIT` + 1 bytes of
-    it: a longer line is skipped unread and yielded as None."""
+def _lines(handle: BinaryIO, limit: int) -> Iterator[tuple[bytes | None, int]]:
+    """``(line, number)`` for each line, never holding more than ``limit`` + 1 bytes of it: a
+    longer line is skipped unread and yielded as None."""
     number = 0
-    while line := handle.readline(LINE_LIMIT + 1):
+    while line := handle.readline(limit + 1):
         number += 1
-        if len(line) > LINE_LIMIT and not line.endswith(b"\n"):
+        if len(line) > limit and not line.endswith(b"\n"):
             while (rest := handle.readline(1 << 16)) and not rest.endswith(b"\n"):
                 pass
             yield None, number
@@ -221,15 +230,16 @@ def _lines(handle: BinaryIO) -> Iterator[tuple[bytes | None, int]]:
             yield line, number
 
 
-def _too_long(where: str) -> Unreadable:
-    return _bad(where, f"the line is longer than {LINE_LIMIT:,} bytes; not read")
+def _too_long(max_chars: int | None) -> str:
+    """Why a line was not read."""
+    return f"longer than {line_limit(max_chars):,} bytes; {the_limit(max_chars)}; not read"
 
 
-def _jsonl(handle: BinaryIO, name: str) -> Iterator[tuple[str, Item]]:
-    for raw, number in _lines(handle):
+def _jsonl(handle: BinaryIO, name: str, max_chars: int | None) -> Iterator[tuple[str, Item]]:
+    for raw, number in _lines(handle, line_limit(max_chars)):
         where = f"{name}:{number}"
         if raw is None:
-            yield where, _too_long(where)
+            yield where, _bad(where, f"the line is {_too_long(max_chars)}")
             continue
         if not raw.strip():
             continue
@@ -248,7 +258,7 @@ def _jsonl(handle: BinaryIO, name: str) -> Iterator[tuple[str, Item]]:
         if not isinstance(data, dict):
             yield where, _bad(where, f"expected a JSON object, got {describe(data)}")
             continue
-        yield where, article(data, where)
+        yield where, article(data, where, max_chars)
 
 
 # ------------------------------------------------------------------------------------------- CSV
@@ -258,8 +268,9 @@ class _Source:
     """The decoded lines of a CSV file for :mod:`csv`, numbered, with the lines of the row being
     read kept so that they can be read again (see :func:`_csv_rows`)."""
 
-    def __init__(self, handle: BinaryIO) -> None:
-        self._lines = _lines(handle)
+    def __init__(self, handle: BinaryIO, max_chars: int | None) -> None:
+        self.max_chars = max_chars
+        self._lines = _lines(handle, line_limit(max_chars))
         self.again: list[tuple[int, str]] = []  # lines to hand out again, in order
         self.taken: list[tuple[int, str]] = []  # the lines of the current row
         self.problems: dict[int, str] = {}  # line number -> why it is unusable
@@ -273,7 +284,7 @@ class _Source:
         else:
             raw, number = next(self._lines)
             if raw is None:
-                self.problems[number] = f"line {number} is longer than {LINE_LIMIT:,} bytes"
+                self.problems[number] = f"line {number} is {_too_long(self.max_chars)}"
                 text = "\n"
             else:
                 try:
@@ -285,14 +296,14 @@ class _Source:
         return text
 
 
-def _csv_reader(lines: Iterable[str]) -> Iterator[list[str]]:
-    csv.field_size_limit(LINE_LIMIT)
-    return csv.reader(lines, strict=True)
+def _csv_reader(source: _Source) -> Iterator[list[str]]:
+    csv.field_size_limit(line_limit(source.max_chars))
+    return csv.reader(source, strict=True)
 
 
-def _csv_header(path: Path) -> list[str]:
+def _csv_header(path: Path, max_chars: int | None) -> list[str]:
     with path.open("rb") as handle:
-        source = _Source(handle)
+        source = _Source(handle, max_chars)
         try:
             header = next((row for row in _csv_reader(source) if row), None)
         except csv.Error as exc:
@@ -302,16 +313,18 @@ def _csv_header(path: Path) -> list[str]:
     return header
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[str, dict[str, str] | None, str]]:
+def _csv_rows(
+    path: Path, max_chars: int | None
+) -> Iterator[tuple[str, dict[str, str] | None, str]]:
     """``(where, row, problem)`` for each CSV row (``row`` None when ``problem`` says why).
 
     The reader is strict: a quote that is never closed, or text after a closing quote, is an
     error. When such a row spans several lines, it becomes one error record naming its first line,
     and the lines after that one are read again as rows, so a stray quote cannot swallow the rows
     that follow it."""
-    header = _csv_header(path)
+    header = _csv_header(path, max_chars)
     with path.open("rb") as handle:
-        source = _Source(handle)
+        source = _Source(handle, max_chars)
         reader = _csv_reader(source)
         next(row for row in reader if row)  # the header
         while True:
@@ -352,29 +365,29 @@ def files(folder: Path) -> Iterator[Path]:
     return (p for p in sorted(folder.rglob("*")) if p.is_file() and p.suffix.lower() in suffixes)
 
 
-def _file_article(path: Path | None, key: str | None) -> Item:
+def _file_article(path: Path | None, key: str | None, max_chars: int | None) -> Item:
     """One article from a file (``None``: text on standard input)."""
     where = "-" if path is None else str(path)
     try:
-        text = read_text(where)
+        text = read_text(where, max_chars)
     except InputError as exc:
         return Unreadable(id=key or where, code=exc.code, message=str(exc), source=where)
     fields: dict[str, Any] = {"text": text} if key is None else {"id": key, "text": text}
     if path is not None and path.suffix.lower() in HTML_SUFFIXES:
         fields |= _from_html(text)
-    return article(fields, where)
+    return article(fields, where, max_chars)
 
 
-def _url_article(url: str) -> Item:
+def _url_article(url: str, max_chars: int | None) -> Item:
     """One article from a web page: HTML is reduced by trafilatura, plain text kept as it is."""
     try:
-        body, html = _fetch(url)
+        body, html = _fetch(url, max_chars)
     except InputError as exc:
         return Unreadable(id=url, code=exc.code, message=str(exc), source=url)
     fields: dict[str, Any] = {"text": body, "url": url}
     if html:
         fields |= _from_html(body)
-    return article(fields, url)
+    return article(fields, url, max_chars)
 
 
 class _HttpOnly(urllib.request.HTTPRedirectHandler):
@@ -388,14 +401,15 @@ class _HttpOnly(urllib.request.HTTPRedirectHandler):
         return super().redirect_request(req, fp, code, msg, headers, newurl)
 
 
-def _fetch(url: str) -> tuple[str, bool]:
+def _fetch(url: str, max_chars: int | None) -> tuple[str, bool]:
     """``(text, is_html)`` of ``url``, read with :data:`FETCH_TIMEOUT_S` and at most
-    :data:`FETCH_LIMIT` bytes."""
+    :func:`~summarizer.source.page_limit` bytes."""
+    limit = page_limit(max_chars)
     request = urllib.request.Request(url, headers={"User-Agent": "summarizer"})
     try:
         opener = urllib.request.build_opener(_HttpOnly)
         with opener.open(request, timeout=FETCH_TIMEOUT_S) as response:
-            data = response.read(FETCH_LIMIT + 1)
+            data = response.read(limit + 1)
             kind = response.headers.get_content_type()
             charset = response.headers.get_content_charset() or "utf-8"
     except urllib.error.HTTPError as exc:
@@ -403,8 +417,8 @@ def _fetch(url: str) -> tuple[str, bool]:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise InputError(f"cannot fetch {url}: {reason}") from None
-    if len(data) > FETCH_LIMIT:
-        raise InputError(f"{url} is more than {FETCH_LIMIT:,} bytes; not read")
+    if len(data) > limit:
+        raise InputError(f"{url} is more than {limit:,} bytes; {the_limit(max_chars)}; not read")
     try:
         text = data.decode("utf-8-sig" if charset.lower() in ("utf-8", "utf8") else charset)
     except (UnicodeDecodeError, LookupError):

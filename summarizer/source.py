@@ -15,8 +15,39 @@ from summarizer.errors import InputError
 MAX_CHARS = 5_000_000
 """Longest document accepted by default, in characters (about 1.2M tokens, chunked to the
 model's context); ``--max-chars`` / ``SUMMARIZER_MAX_CHARS`` sets another ceiling."""
-MAX_BYTES = MAX_CHARS * 4
-"""Most bytes read from one input by default (UTF-8 takes up to 4 bytes a character)."""
+
+
+def ceiling(max_chars: int | None = None) -> int:
+    """The ceiling in characters: ``max_chars`` when set, else :data:`MAX_CHARS`.
+
+    Every reader derives its byte bounds from it (:func:`byte_limit`, :func:`line_limit`,
+    :func:`page_limit`), so the ceiling the user sets is the one every reader applies."""
+    return max_chars or MAX_CHARS
+
+
+def byte_limit(max_chars: int | None = None) -> int:
+    """Most bytes read from one text input: UTF-8 takes up to 4 bytes a character."""
+    return 4 * ceiling(max_chars)
+
+
+def line_limit(max_chars: int | None = None) -> int:
+    """Longest JSONL or CSV line read, in bytes: an article at the ceiling written with JSON's
+    longest escapes (12 bytes for a character outside the BMP), plus its metadata."""
+    return 12 * ceiling(max_chars) + (1 << 16)
+
+
+def page_limit(max_chars: int | None = None) -> int:
+    """Most bytes of a web page read: the markup around an article at the ceiling."""
+    return 4 * byte_limit(max_chars)
+
+
+def the_limit(max_chars: int | None = None) -> str:
+    """How an error for a too-long input names the ceiling and the option that sets it."""
+    return f"the limit is {ceiling(max_chars):,} characters (--max-chars)"
+
+
+MAX_BYTES = byte_limit()
+"""Most bytes read from one input at the default ceiling."""
 
 
 class Article(BaseModel):
@@ -53,17 +84,14 @@ class Article(BaseModel):
 
 
 def check_length(text: str, max_chars: int | None = None) -> None:
-    """Refuse a text longer than ``max_chars`` (default :data:`MAX_CHARS`) with an InputError."""
-    limit = max_chars or MAX_CHARS
-    if len(text) > limit:
-        raise InputError(
-            f"the article has {len(text):,} characters; the limit is {limit:,} (--max-chars)"
-        )
+    """Refuse a text longer than :func:`ceiling` ``(max_chars)`` with an InputError."""
+    if len(text) > ceiling(max_chars):
+        raise InputError(f"the article has {len(text):,} characters; {the_limit(max_chars)}")
 
 
 def make_article(text: str, *, max_chars: int | None = None, **meta: object) -> Article:
-    """Build an :class:`Article` of at most ``max_chars`` characters (default
-    :data:`MAX_CHARS`), turning validation failures into one-line :class:`InputError`."""
+    """Build an :class:`Article` of at most :func:`ceiling` ``(max_chars)`` characters, turning
+    validation failures into one-line :class:`InputError`."""
     check_length(text, max_chars)
     try:
         return Article(text=text, **meta)  # type: ignore[arg-type]
@@ -100,10 +128,9 @@ def stdin() -> BinaryIO:
 def read_text(path: str, max_chars: int | None = None) -> str:
     """Read UTF-8 text from a file path or ``-`` (stdin); undecodable bytes are an InputError.
 
-    At most 4 x ``max_chars`` (default :data:`MAX_BYTES`) + 1 bytes are read: a longer input is
-    refused without reading it."""
-    limit = max_chars or MAX_CHARS
-    max_bytes = limit * 4
+    At most :func:`byte_limit` ``(max_chars)`` + 1 bytes are read: a longer input is refused
+    without reading it."""
+    max_bytes = byte_limit(max_chars)
     try:
         if path == "-":
             data = stdin().read(max_bytes + 1)
@@ -113,10 +140,7 @@ def read_text(path: str, max_chars: int | None = None) -> str:
     except OSError as exc:
         raise InputError(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(data) > max_bytes:
-        raise InputError(
-            f"{path} is more than {max_bytes:,} bytes; the limit is {limit:,} characters "
-            "(--max-chars)"
-        )
+        raise InputError(f"{path} is more than {max_bytes:,} bytes; {the_limit(max_chars)}")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -149,10 +173,15 @@ __all__ = [
     "MAX_CHARS",
     "Article",
     "InputError",
+    "byte_limit",
+    "ceiling",
     "check_length",
     "describe",
+    "line_limit",
     "make_article",
+    "page_limit",
     "parse_date",
     "read_text",
     "stdin",
+    "the_limit",
 ]

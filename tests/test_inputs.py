@@ -168,13 +168,10 @@ def server() -> Iterator[str]:
 
 
 @pytest.mark.block_network(allowed_hosts=["127.0.0.1"])
-def test_urls_are_read_like_files(
-    server: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(inputs, "FETCH_LIMIT", 4000)
+def test_urls_are_read_like_files(server: str, tmp_path: Path) -> None:
     names = [f"{server}/article", f"{server}/plain", f"{server}/missing", f"{server}/big"]
     assert batch_inputs.check(names) == names and batch_inputs.count(names) == 4
-    page, plain, missing, big = batch_inputs.read(names)
+    page, plain, missing, big = batch_inputs.read(names, max_chars=300)  # pages up to 4,800 bytes
     assert isinstance(page, Article) and isinstance(plain, Article)
     folder_page = _inputs(tmp_path)["folder"] / "page.html"
     assert page.text == inputs.read_one(str(folder_page)).text  # the same extraction
@@ -186,7 +183,8 @@ def test_urls_are_read_like_files(
     assert plain.text == "Talks resumed in Geneva." and plain.url == names[1]
     assert isinstance(missing, ErrorRecord) and "HTTP 404" in missing.message
     assert missing.id == names[2]
-    assert isinstance(big, ErrorRecord) and "more than 4,000 bytes" in big.message
+    assert isinstance(big, ErrorRecord) and "more than 4,800 bytes" in big.message
+    assert "the limit is 300 characters (--max-chars)" in big.message
     assert inputs.read_one(f"{server}/redirect").text == plain.text  # http(s) redirects followed
     with pytest.raises(InputError, match=re.escape("redirect to 'ftp://127.0.0.1/x' refused")):
         inputs.read_one(f"{server}/redirect-ftp")

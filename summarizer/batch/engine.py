@@ -377,7 +377,8 @@ async def asummarize_many(
     ``engine``). Failures are yielded as :class:`ErrorRecord` objects, never raised.
     """
     job = Job(settings or Settings(), Options(**options))
-    async with contextlib.aclosing(job.run(from_records(articles))) as records:
+    items = from_records(articles, max_chars=job.settings.max_chars)
+    async with contextlib.aclosing(job.run(items)) as records:
         async for record in records:
             yield record
 

@@ -1,6 +1,7 @@
 """Batch input: the records of :mod:`summarizer.inputs` (JSONL, CSV, folders, HTML, URLs, ``-``
 for JSONL on stdin) as articles and :class:`ErrorRecord` objects, with repeated ids reported and
-the job's own output files refused as inputs."""
+the job's own output files refused as inputs. ``max_chars`` is the ceiling every reader applies
+(``--max-chars``; None: the default)."""
 
 from __future__ import annotations
 
@@ -20,10 +21,12 @@ Item = Article | ErrorRecord
 __all__ = ["LINE_LIMIT", "Item", "check", "count", "from_records", "make_article", "read"]
 
 
-def check(inputs: Iterable[str], output: Path | None = None) -> list[str]:
+def check(
+    inputs: Iterable[str], output: Path | None = None, *, max_chars: int | None = None
+) -> list[str]:
     """Refuse inputs that cannot be read at all, or that are the job's own output files (a usage
     error, before the job starts)."""
-    checked = reader.check(inputs)
+    checked = reader.check(inputs, max_chars=max_chars)
     if output is not None:
         _not_an_output(checked, output)
     return checked
@@ -56,13 +59,17 @@ def _not_an_output(names: list[str], output: Path) -> None:
                 raise InputError(f"input {name} is the job's own file {written}; use another -o")
 
 
-def read(inputs: Iterable[str]) -> Iterator[Item]:
+def read(inputs: Iterable[str], *, max_chars: int | None = None) -> Iterator[Item]:
     """Every record of every input, in order, with repeated ids reported."""
-    return _unique(pair for name in inputs for pair in reader.records(name))
+    located = (pair for name in inputs for pair in reader.records(name, max_chars=max_chars))
+    return _unique(located)
 
 
-def from_records(records: Iterable[Article | Mapping[str, Any] | str]) -> Iterator[Item]:
-    """Items from Python objects: articles, dicts with the JSONL fields, or plain texts."""
+def from_records(
+    records: Iterable[Article | Mapping[str, Any] | str], *, max_chars: int | None = None
+) -> Iterator[Item]:
+    """Items from Python objects: articles, dicts with the JSONL fields, or plain texts (an
+    Article passes as it is: the pipeline checks its length)."""
 
     def located() -> Iterator[tuple[str, Article | Unreadable]]:
         for number, record in enumerate(records):
@@ -70,9 +77,9 @@ def from_records(records: Iterable[Article | Mapping[str, Any] | str]) -> Iterat
             if isinstance(record, Article):
                 yield where, record
             elif isinstance(record, str):
-                yield where, reader.article({"text": record}, where)
+                yield where, reader.article({"text": record}, where, max_chars)
             elif isinstance(record, Mapping):
-                yield where, reader.article(dict(record), where)
+                yield where, reader.article(dict(record), where, max_chars)
             else:
                 message = f"{where}: expected an Article, a dict or a text, got {describe(record)}"
                 yield where, Unreadable(where, InputError.code, message, where)
