@@ -559,6 +559,7 @@ def validate(
     fmt: Annotated[
         ReportFormat, typer.Option("--format", "-f", help="text (one line per record) or json")
     ] = ReportFormat.text,
+    max_chars: MaxCharsOpt = None,
 ) -> None:
     """Re-check stored records against their source texts with the pipeline's rules.
 
@@ -570,7 +571,8 @@ def validate(
     if (source is None) == (articles is None):
         raise _fail("give exactly one of --source ARTICLE or --articles INPUT", EXIT_USAGE)
     try:
-        texts = records_module.load_texts(source or articles)  # type: ignore[arg-type]
+        ceiling = _settings(max_chars=max_chars).max_chars
+        texts = records_module.load_texts(source or articles, ceiling)  # type: ignore[arg-type]
         loaded = records_module.load_records(records)
     except SummarizerError as exc:
         raise _failed(exc) from None
@@ -887,6 +889,7 @@ def report(
             help="for an events data set: the records it was resolved from",
         ),
     ] = None,
+    max_chars: MaxCharsOpt = None,
 ) -> None:
     """Write a self-contained HTML evidence report: the article with every span highlighted and
     linked to the events, quotes and bullets it supports (an index for several records). For an
@@ -912,7 +915,7 @@ def report(
     try:
         for path in (source, articles):
             if path is not None:
-                texts |= records_module.load_texts(path)
+                texts |= records_module.load_texts(path, _settings(max_chars=max_chars).max_chars)
         with _file_or_stdout(output, ".html") as page:
             if dataset:
                 unknown, missing = report_module.write_events(events, loaded, texts, page)

@@ -77,9 +77,10 @@ def sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def load_texts(path: Path | str) -> dict[str, str]:
+def load_texts(path: Path | str, max_chars: int | None = None) -> dict[str, str]:
     """Article texts keyed by SHA-256, read as every command reads articles
-    (:mod:`summarizer.inputs`): a folder, a text or HTML file, a JSONL or CSV batch input, a URL."""
+    (:mod:`summarizer.inputs`): a folder, a text or HTML file, a JSONL or CSV batch input, a URL;
+    none longer than ``max_chars`` (default: the default ceiling)."""
     name = str(path)
-    inputs.check([name])
-    return inputs.texts(name)
+    inputs.check([name], max_chars=max_chars)
+    return inputs.texts(name, max_chars=max_chars)
