@@ -198,7 +198,7 @@ def child(data: Path, size: int, threads: int, memory: str) -> dict[str, Any]:
     rss["write"] = _rss_mb()
     # an incremental run: 1% more records into the data set just written, as resolve --into
     # does it (a fresh working database opened from events.duckdb)
-    gold = con.execute("select * from gold").to_arrow_table()
+    gold = con.sql("select * from gold").to_arrow_table()
     con.close()
     t = time.perf_counter()
     con = _connect(scratch, "work2", threads, memory)

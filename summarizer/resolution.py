@@ -100,7 +100,7 @@ def open_dataset(con: duckdb.DuckDBPyConnection, into: Path | None) -> None:
         con.execute("insert into links select event_uid, follow_up_of, same_as from old.events")
         con.execute("insert into meta select * from old.meta where key <> 'model'")
         con.execute(
-            f"create table prior as select e.*, f.fp from old.events e "
+            f"create table prior as select e.*, f.fp, f.links_fp from old.events e "
             f"join ({_FINGERPRINTS}) f using (event_uid)"
         )
         con.execute("detach old")
@@ -110,13 +110,13 @@ def open_dataset(con: duckdb.DuckDBPyConnection, into: Path | None) -> None:
 
 
 _FINGERPRINTS = """
-    select x.event_uid, md5(string_agg(to_json(x), chr(30) order by x.article_id, x.event_id)
-        || coalesce(any_value(l.follow_up_of), '') || chr(30)
-        || coalesce(array_to_string(any_value(l.same_as), ','), '')) as fp
+    select x.event_uid, bit_xor(hash(to_json(x))) as fp, hash(any_value(l.follow_up_of),
+        any_value(l.same_as)) as links_fp
     from mentions x left join links l using (event_uid) group by x.event_uid
 """
-"""An event's fingerprint: all its mention rows and its links. An event whose fingerprint is the
-one it had when the data set was opened merges to the same row: :func:`iter_rows` reuses it."""
+"""An event's fingerprint: 64-bit hashes of each of its mention rows (XOR: no order, no memory
+beyond one value per event) and of its links. An event whose fingerprint is the one it had when
+the data set was opened merges to the same row: :func:`iter_rows` reuses it."""
 
 
 def _sql_str(path: Path) -> str:
@@ -612,8 +612,9 @@ def iter_rows(
     (``event`` None); any other is merged from its mentions (``row`` None)."""
     if con.execute("select count(*) from duckdb_tables() where table_name = 'prior'").fetchone()[0]:
         con.execute(
-            f"create or replace table kept as select p.* exclude (fp) from prior p "
-            f"join ({_FINGERPRINTS}) f on f.event_uid = p.event_uid and f.fp = p.fp"
+            f"create or replace table kept as select p.* exclude (fp, links_fp) from prior p "
+            f"join ({_FINGERPRINTS}) f on f.event_uid = p.event_uid and f.fp = p.fp "
+            f"and f.links_fp = p.links_fp"
         )
     else:
         con.execute("drop table if exists kept")
