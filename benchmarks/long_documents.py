@@ -59,6 +59,7 @@ import derive_mucsum  # noqa: E402
 from scripted_server import Fixture, ScriptedServer  # noqa: E402
 
 from summarizer import chunking  # noqa: E402
+from summarizer.batch.cost import COMPLETION_GUESS  # noqa: E402
 from summarizer.batch.engine import Job, Options  # noqa: E402
 from summarizer.batch.limits import PACER_BURST, TOKEN_BURST, _limiter  # noqa: E402
 from summarizer.errors import ConfigError, PromptTruncated  # noqa: E402
@@ -249,6 +250,7 @@ def compare(
         "recall": round(len(taken_r) / len(reference), 3) if reference else 1.0,
         "precision": round(len(taken_m) / len(merged), 3) if merged else 1.0,
         "covered": len(covered),
+        "found": round(len(covered) / len(reference), 3) if reference else 1.0,
         "duplicates": len(duplicates),
         "joined_same_incident": len(joined_same),
         "joined_other": len(joined_other),
@@ -370,6 +372,7 @@ def run_document(
     paced_calls = usage.calls if usage else 0
     paced_tokens = usage.prompt_tokens + usage.completion_tokens if usage else 0
     bound = bound_s(paced_calls, paced_tokens, bench.rpm, bench.tpm)
+    charged = usage.prompt_tokens + COMPLETION_GUESS * paced_calls if usage else 0
     return {
         "kind": kind,
         "document": name,
@@ -398,6 +401,8 @@ def run_document(
         "paced_wall_s": round(paced_wall, 2),
         "bound_s": round(bound, 2),
         "paced_vs_bound": round(paced_wall / bound, 2) if bound else None,
+        "charged_tokens": charged,
+        "bound_charged_s": round(bound_s(paced_calls, charged, bench.rpm, bench.tpm), 2),
     }
 
 
@@ -421,6 +426,7 @@ SUMMED = [
     "one_call_prompt_tokens",
     "paced_calls",
     "paced_tokens",
+    "charged_tokens",
 ]
 
 
@@ -431,9 +437,10 @@ def total(kind: str, name: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
     row["days"] = len(rows)
     row["recall"] = round(row["matched"] / row["reference_events"], 3)
     row["precision"] = round(row["matched"] / row["merged_events"], 3)  # one to one
+    row["found"] = round(row["covered"] / row["reference_events"], 3)
     for key in ("spans_exact", "validation_ok", "paced_ok"):
         row[key] = all(r[key] for r in rows)
-    for key in ("wall_s", "paced_wall_s", "bound_s"):
+    for key in ("wall_s", "paced_wall_s", "bound_s", "bound_charged_s"):
         row[key] = round(sum(r[key] for r in rows), 2)
     row["paced_vs_bound"] = (
         round(row["paced_wall_s"] / row["bound_s"], 2) if row["bound_s"] else None
@@ -463,6 +470,7 @@ COLUMNS = [
     ("reference_events", "reference events"),
     ("merged_events", "merged events"),
     ("recall", "recall"),
+    ("found", "found"),
     ("precision", "precision"),
     ("duplicates", "duplicates"),
     ("joined_same_incident", "joined (same incident)"),
@@ -561,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         longest = max(gvc, key=lambda i: len(i.text))
         doc = make_article(longest.text, id=f"gvc-{longest.id}", published=longest.published)
         fired.append(truncation(doc, longest.answer))
-    print(f"{len(mucsum)} MUCSUM dev documents with derivable gold in {args.data}; ")
+    print(f"{len(mucsum)} MUCSUM dev documents with derivable gold in {args.data}")
     print(f"{len(gvc)} GVC articles with checked gold in {args.gvc} ({left} left out)")
     print(table(rows))
     for f in fired:
