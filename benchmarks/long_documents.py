@@ -6,7 +6,8 @@ Documents (real text, known gold):
   article, a blank line). Gold answers come from ``tests/derive_mucsum.py``; only the documents
   whose gold it can derive are used (its hand-checked tables cover the 12 documents of
   ``tests/data/mucsum/dev-sample.json``), so no digest has more than 12 articles.
-- *GVC crime roundups*: GVC articles (``--gvc DIR``, any folder in GVC's format) with a header per
+- *GVC crime roundups*: GVC articles (``--gvc DIR``, any folder in GVC's format; default the dev
+  split at ``../shared/data/gvc/dev``, else ``tests/data/gvc``) with a header per
   item (``n. <title> (<publication date>)``). Gold answers come from ``tests/derive_gvc.py``
   (every article whose answer passes its checks). A *daily roundup* holds one publication day's
   articles and carries that date, so relative dates ("Saturday") resolve as in the articles; the
@@ -19,11 +20,14 @@ events, quotations and bullets whose evidence lies in it (``tests/scripted_chunk
 
 For each document: the per-article run (each article alone, one call each, spans re-based into the
 document) gives the reference events; the chunked run (a context window leaving ``--chunk-tokens``
-for the text, so chunk boundaries fall through articles and events) gives the merged record.
+for the text, so chunk boundaries fall through articles and events; raised by half for a
+document holding a longer quotation, which is never cut) gives the merged record.
 Reported: recall and precision of the merged events against the reference (an event matches a
-reference event of the same PLOVER category whose evidence it overlaps, one to one), duplicates
-(merged events left over that share evidence with a matched reference event; target 0), merged
-events covering reference events of several articles (GVC: of the same incident, or not), events
+reference event of the same PLOVER category whose evidence it overlaps, one to one), *found* (the
+share of reference events some merged event covers), duplicates (merged events left over that
+share evidence with a matched reference event; target 0), merged events covering reference events
+of several articles (GVC: of the same incident, or not), each duplicate, wrong join and lost event
+as a problem line (document, chunks and character ranges) in the JSON, events
 whose evidence runs over a chunk boundary, whether every span is exact, calls and prompt tokens
 against one call over the whole text, and wall time: the run alone (the scripted server answers
 at once, so this is the tool's overhead), and the run as a batch job paced at ``--rpm`` /
@@ -69,6 +73,8 @@ from summarizer.settings import Settings  # noqa: E402
 from summarizer.source import Article, make_article  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results" / "long_documents.json"
+GVC = ROOT.parent / "shared" / "data" / "gvc" / "dev"  # the dev split next to the checkout
+GVC_SAMPLE = ROOT / "tests" / "data" / "gvc"  # else the sample in the repository
 KEY = "sk-bench-not-a-real-key"
 ANSWER_TOKENS = 2000
 
@@ -516,7 +522,7 @@ def _sizes(text: str) -> list[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--data", type=Path, default=ROOT / "tests" / "data" / "mucsum")
-    parser.add_argument("--gvc", type=Path, default=ROOT.parent / "shared" / "data" / "gvc" / "dev")
+    parser.add_argument("--gvc", type=Path, default=GVC if GVC.is_dir() else GVC_SAMPLE)
     parser.add_argument("--chunk-tokens", type=int, default=300)
     parser.add_argument("--sizes", default="5,10,20,50")
     parser.add_argument("--rpm", type=float, default=5000.0)
