@@ -196,6 +196,23 @@ def _where(event: Event, chunks: list[chunking.Chunk]) -> str:
     return f"{event.id} {event.plover} evidence {ranges} in chunk {', '.join(held)}: {first!r}"
 
 
+def why_apart(a: Event, b: Event) -> str:
+    """Why two merged events that are one event were not joined (for a duplicate's line)."""
+    spans = {(s.start, s.end) for s in a.evidence}
+    if spans & {(s.start, s.end) for s in b.evidence}:
+        return "both at the same span (the same words twice in one chunk, grounded to the first)"
+    if chunking.same_event(a, b):
+        return "same_event holds: their views share a chunk, whose events stay apart"
+    if not (a.date.resolved and b.date.resolved):
+        return "same_event fails: no resolved date in " + (
+            "both" if a.date.resolved == b.date.resolved else "one"
+        )
+    places = [e.location.text if e.location else None for e in (a, b)]
+    if None in places:
+        return "same_event fails: same date, the place in one view only"
+    return "same_event fails: other"
+
+
 def compare(
     merged: list[Event],
     reference: list[Event],
@@ -237,7 +254,8 @@ def compare(
         j = next(j for j in sorted(covers[i]) if j in kept and kept[j] in taken_m)
         problems.append(
             f"duplicate: merged {_where(merged[i], chunks)} repeats merged "
-            f"{_where(merged[kept[j]], chunks)}, one event of item {labels[j].id}"
+            f"{_where(merged[kept[j]], chunks)}, one event of item {labels[j].id}: "
+            f"{why_apart(merged[i], merged[kept[j]])}"
         )
     problems += [
         f"joined across incidents: merged {_where(merged[i], chunks)} covers items "

@@ -63,6 +63,7 @@ def test_compare_counts_duplicates_joins_and_lost_events() -> None:
     duplicate, lost = found["problems"]
     assert duplicate.startswith("duplicate: merged e3 ASSAULT evidence 40-44 in chunk 1 (0-44), 2")
     assert "repeats merged e2 ASSAULT evidence 45-50 in chunk 2 (40-80)" in duplicate
+    assert duplicate.endswith("of item c: same_event fails: no resolved date in both")
     assert lost.startswith("lost: the reference event e4") and lost.endswith("of item d")
 
 
@@ -103,3 +104,18 @@ def test_a_folder_that_is_not_gvc_is_one_line_exit_2(
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1
     assert not (tmp_path / "x.json").exists()
+
+
+def test_a_duplicate_says_why_its_views_stayed_apart() -> None:
+    twice = bench.why_apart(event("e1", (0, 10)), event("e2", (0, 10), (20, 30)))
+    assert twice.startswith("both at the same span")
+    dated = event("e1", (0, 10)).model_copy(
+        update={
+            "date": event("e1", (0, 1)).date.model_copy(
+                update={"resolved": dt.date(2016, 5, 5), "precision": "day"}
+            )
+        }
+    )
+    assert bench.why_apart(dated, event("e2", (20, 30))).endswith("no resolved date in one")
+    other = dated.model_copy(update={"id": "e2", "evidence": event("e2", (20, 30)).evidence})
+    assert bench.why_apart(dated, other).startswith("same_event holds")  # same date, no place
