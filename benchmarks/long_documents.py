@@ -376,7 +376,9 @@ def run_document(
                 plan = chunking.plan(doc, small)
                 break
             except ConfigError:
-                chunk_tokens += bench.chunk_tokens // 2
+                if chunk_tokens >= chunking.MAX_CHUNK_TOKENS:
+                    raise
+                chunk_tokens += max(50, bench.chunk_tokens // 2)
         started = time.perf_counter()
         record: ArticleAnalysis = analyze(doc, small)
         wall = time.perf_counter() - started
@@ -526,15 +528,12 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def _sizes(text: str) -> list[int]:
+    """``--sizes`` as sorted positive numbers; empty when it is not that."""
     try:
         sizes = sorted({int(n) for n in text.split(",") if n.strip()})
     except ValueError:
-        sizes = []
-    if not sizes or sizes[0] < 1:
-        raise SystemExit(
-            f"error: --sizes wants positive whole numbers, e.g. 10,20,50, not {text!r}"
-        )
-    return sizes
+        return []
+    return sizes if sizes and sizes[0] >= 1 else []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -548,6 +547,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=RESULTS)
     args = parser.parse_args(argv)
     sizes = _sizes(args.sizes)
+    if not sizes or args.chunk_tokens < 100 or not all(r > 0 for r in (args.rpm, args.tpm)):
+        print(
+            "error: --sizes wants positive whole numbers (5,10,20,50), --chunk-tokens 100 or "
+            "more, --rpm and --tpm numbers above 0",
+            file=sys.stderr,
+        )
+        return 2
     for folder, files in ((args.data, ()), (args.gvc, ("articles.jsonl", "incidents.jsonl"))):
         if not folder.is_dir() or any(not (folder / f).is_file() for f in files):
             print(
@@ -557,12 +563,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     logging.getLogger("instructor").setLevel(logging.CRITICAL)
     bench = Bench(args.chunk_tokens, args.rpm, args.tpm)
-    mucsum = mucsum_items(args.data)
+    try:
+        mucsum = mucsum_items(args.data)
+        gvc, left = gvc_items(args.gvc)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        print(f"error: cannot read the data: {type(exc).__name__}: {exc}"[:300], file=sys.stderr)
+        return 2
     rows = []
     for n in sorted({min(n, len(mucsum)) for n in sizes} - {0}):
         items = mucsum[:n]
         rows.append(run_document("mucsum", f"mucsum-digest-{n}", items, bench, title="FBIS digest"))
-    gvc, left = gvc_items(args.gvc)
     days: dict[dt.date | None, list[Item]] = defaultdict(list)
     for item in gvc:
         days[item.published].append(item)

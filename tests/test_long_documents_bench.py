@@ -119,3 +119,24 @@ def test_a_duplicate_says_why_its_views_stayed_apart() -> None:
     assert bench.why_apart(dated, event("e2", (20, 30))).endswith("no resolved date in one")
     other = dated.model_copy(update={"id": "e2", "evidence": event("e2", (20, 30)).evidence})
     assert bench.why_apart(dated, other).startswith("same_event holds")  # same date, no place
+
+
+@pytest.mark.parametrize(
+    "args", [["--sizes", "ten"], ["--sizes", "0,5"], ["--chunk-tokens", "10"], ["--tpm", "0"]]
+)
+def test_bad_arguments_are_one_line_exit_2(
+    args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench.main([*args, "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_a_broken_gvc_file_is_one_line_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "articles.jsonl").write_text('{"id": "a", "text": "x"}\nnot json\n')
+    (tmp_path / "incidents.jsonl").write_text("")
+    assert bench.main(["--gvc", str(tmp_path), "--out", str(tmp_path / "x.json")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: cannot read the data") and err.count("\n") == 1
