@@ -275,6 +275,13 @@ def _names(actors: list[Actor]) -> set[str]:
     return {a.name.casefold() for a in actors}
 
 
+def _one_date(a: Event, b: Event) -> bool:
+    """Same PLOVER category and resolved date, places not in conflict (one may lack it)."""
+    if a.plover != b.plover or not a.date.resolved or a.date.resolved != b.date.resolved:
+        return False
+    return not (_place(a) and _place(b) and _place(a) != _place(b))
+
+
 def same_event(a: Event, b: Event) -> bool:
     """Whether two events from different chunks of one document can be one event: nothing tells
     them apart (PLOVER category, resolved date, place, actors, targets: where both give one),
@@ -338,16 +345,20 @@ def merge_events(per_chunk: list[list[Event]], article: Article) -> list[Event]:
     then the strongest. Numbered e1, e2, ... in order of their first evidence."""
     flat = [(k, e) for k, events in enumerate(per_chunk) for e in events]
     candidates = {
-        (i, j)
+        (i, j): same_event(a, b)
         for i, (ki, a) in enumerate(flat)
         for j, (kj, b) in enumerate(flat[i + 1 :], i + 1)
-        if ki != kj and same_event(a, b)
+        if ki != kj and (same_event(a, b) or _one_date(a, b))
     }
     pairs: dict[tuple[int, int], float] = {}
     if candidates:
-        rows = [matching.mention(article, e) | {"article_id": str(k)} for k, e in flat]
-        scored = matching.same_event_pairs(rows)
-        pairs = {(i, j): w for i, j, w in scored if (i, j) in candidates}
+        untitled = article.model_copy(update={"title": None})  # every chunk has the title
+        rows = [matching.mention(untitled, e) | {"article_id": str(k)} for k, e in flat]
+        stricter = matching.prior_bits(matching.DOCUMENT_PRIOR) - matching.prior_bits()
+        for i, j, w in matching.same_event_pairs(rows):
+            # the document's own rule, or the stream's bar for a view that lacks the place
+            if candidates.get((i, j)) or ((i, j) in candidates and w - stricter >= 0):
+                pairs[(i, j)] = w
     parent = list(range(len(flat)))
     chunks = [{k} for k, _ in flat]  # the chunks each group has an event from
 

@@ -512,6 +512,11 @@ def score(
     return "pairs"
 
 
+def prior_bits(prior: float = PROBABILITY_TWO_RANDOM_RECORDS_MATCH) -> float:
+    """The prior as a match weight: log2 of its odds."""
+    return math.log2(prior / (1 - prior))
+
+
 DOCUMENT_PRIOR = 0.05
 """The prior for two events of different chunks of one document: chunks overlap (up to 20% of a
 chunk), so an event read twice is common, about one such pair in 20."""
