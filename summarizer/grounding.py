@@ -25,6 +25,7 @@ import datetime as dt
 import functools
 import re
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -125,16 +126,23 @@ class Aligner:
         return self._norm
 
     def align(
-        self, quote: str, *, near: int | None = None, within: tuple[int, int] | None = None
+        self,
+        quote: str,
+        *,
+        near: int | None = None,
+        within: tuple[int, int] | None = None,
+        taken: Collection[int] = (),
     ) -> Alignment | None:
-        """Align ``quote``; among several occurrences prefer those starting ``within`` a range
-        of the article, then the one nearest to ``near``."""
+        """Align ``quote``; among several exact occurrences prefer those not starting at a
+        ``taken`` offset (the same words printed twice, each copy its own item), then those
+        starting ``within`` a range of the article, then the one nearest to ``near``."""
         needle = clean_quote(quote)
         if not needle:
             return None
         hits = _occurrences(self.text, needle)
         if hits:
             hits = _whole_words(self.text, hits, len(needle))
+            hits = [h for h in hits if h not in taken] or hits
             start = _nearest(hits, near, within)
             return self._make(start, start + len(needle), "exact", 100.0)
         norm_needle, _ = normalize(needle)
@@ -239,8 +247,9 @@ class _Builder:
         *,
         near: int | None = None,
         within: tuple[int, int] | None = None,
+        taken: Collection[int] = (),
     ) -> Span | None:
-        found = self.aligner.align(quote, near=near, within=within)
+        found = self.aligner.align(quote, near=near, within=within, taken=taken)
         if found is None:
             self.alignment["unaligned"] += 1
             self.issues.append(
@@ -265,8 +274,10 @@ class _Builder:
             )
         return found.span
 
-    def spans(self, quotes: list[str], path: str, near: int | None = None) -> list[Span]:
-        found = (self.span(q, f"{path}[{i}]", near=near) for i, q in enumerate(quotes))
+    def spans(
+        self, quotes: list[str], path: str, near: int | None = None, taken: Collection[int] = ()
+    ) -> list[Span]:
+        found = (self.span(q, f"{path}[{i}]", near=near, taken=taken) for i, q in enumerate(quotes))
         return [s for s in found if s is not None]
 
     def actor(self, draft: ActorDraft, path: str, near: int | None) -> Actor | None:
@@ -287,9 +298,11 @@ def ground(extraction: Extraction, text: str, published: dt.date | None) -> Grou
     """Align every quoted string of ``extraction`` in ``text`` and build the output records."""
     b = _Builder(text)
     events: list[Event] = []
+    claimed: set[int] = set()  # where earlier events' evidence starts
     for i, ev in enumerate(extraction.events):
         path = f"events[{i}]"
-        evidence = b.spans(ev.evidence, f"{path}.evidence")
+        evidence = b.spans(ev.evidence, f"{path}.evidence", taken=claimed)
+        claimed |= {s.start for s in evidence}
         near = evidence[0].start if evidence else None
         date = DateRef(
             **ev.date.model_dump(),

@@ -301,3 +301,26 @@ def test_whole_word_occurrences_are_preferred() -> None:
     assert found is not None and found.span.text == "US" and found.method == "normalized"
     inside = Aligner("Iranian").align("Iran")  # no whole-word occurrence: the substring is kept
     assert inside is not None and inside.span.start == 0
+
+
+def test_an_event_quoting_words_printed_twice_takes_the_copy_no_earlier_event_holds() -> None:
+    """A digest that prints one wire story twice: each copy's event gets its own copy's words
+    (before: both landed on the first copy, and the second copy had no event)."""
+    story = "A woman was fatally shot in a hunting accident on Sunday."
+    text = f"1. Wire story\n{story}\n\n2. Wire story again\n{story}\n"
+    first, second = (e.evidence[0].start for e in ground(_twice(story), text, None).events)
+    assert (first, second) == (text.index(story), text.rindex(story))
+    # a sentence printed once still serves every event that cites it
+    once = f"{story} Police arrested her brother."
+    assert {e.evidence[0].start for e in ground(_twice(story), once, None).events} == {0}
+
+
+def _twice(evidence: str) -> Extraction:
+    """Two events citing ``evidence`` and nothing else that needs aligning."""
+    answer = _answer()
+    ev = answer["events"][0]
+    ev.update(evidence=[evidence], actors=[], targets=[], location=None, weapons=[])
+    ev["date"]["text"] = None
+    ev["fatalities"]["text"] = None
+    answer.update(events=[ev, copy.deepcopy(ev)], quotes=[])  # bullets: unaligned, not needed
+    return Extraction.model_validate(answer)
