@@ -336,20 +336,21 @@ def _joined(events: list[Event]) -> Event:
 
 def merge_events(per_chunk: list[list[Event]], article: Article) -> list[Event]:
     """The events of all chunks of ``article`` (spans already in document offsets), each event
-    once. Two events of different chunks are joined when they can be one event in the document
-    (:func:`same_event`) and the match model of cross-article resolution joins them too
-    (:func:`summarizer.matching.same_event_pairs`, the chunk in place of the article; alone it
-    would join distinct events of one document, which share actors, place and words far more
-    than reports in a stream do); never two events of one chunk (the model told those apart):
-    the constrained linkage of ``summarizer.resolution``, the pairs sharing most evidence first,
+    once. Two events of different chunks are joined when the match model of cross-article
+    resolution joins them (:func:`summarizer.matching.same_event_pairs`, the chunk in place of
+    the article, at the document's prior) and the document says they can be one event
+    (:func:`same_event`); or, when one view lacks the place the rule compares
+    (:func:`_one_date`), when the model joins them at a stream's prior. The model alone would
+    join distinct events of one document, which share actors, place and words far more than
+    reports in a stream do. Never two events of one chunk (the model told those apart): the
+    constrained linkage of ``summarizer.resolution``, the pairs sharing most evidence first,
     then the strongest. Numbered e1, e2, ... in order of their first evidence."""
     flat = [(k, e) for k, events in enumerate(per_chunk) for e in events]
-    candidates = {
-        (i, j): same_event(a, b)
-        for i, (ki, a) in enumerate(flat)
-        for j, (kj, b) in enumerate(flat[i + 1 :], i + 1)
-        if ki != kj and (same_event(a, b) or _one_date(a, b))
-    }
+    candidates: dict[tuple[int, int], bool] = {}  # pair -> whether the document's rule holds
+    for i, (ki, a) in enumerate(flat):
+        for j, (kj, b) in enumerate(flat[i + 1 :], i + 1):
+            if ki != kj and ((rule := same_event(a, b)) or _one_date(a, b)):
+                candidates[(i, j)] = rule
     pairs: dict[tuple[int, int], float] = {}
     if candidates:
         untitled = article.model_copy(update={"title": None})  # every chunk has the title

@@ -525,9 +525,10 @@ chunk), so an event read twice is common, about one such pair in 20."""
 def same_event_pairs(
     rows: Sequence[dict[str, Any]], prior: float = DOCUMENT_PRIOR
 ) -> list[tuple[int, int, float]]:
-    """``(i, j, match weight)`` for every pair of ``rows`` (mention rows) that the model joins,
-    strongest first; rows with one ``article_id`` are never paired (for a document's chunks: the
-    chunk). Every other pair is compared (a document holds few events: no blocking)."""
+    """``(i, j, match weight)``, ``i < j``, for every pair of ``rows`` (mention rows) that the
+    model joins, strongest first; rows with one ``article_id`` are never paired (for a
+    document's chunks: the chunk). Every other pair is compared (a document holds few events:
+    no blocking)."""
     con = duckdb.connect()
     try:
         con.register("_rows", pa.Table.from_pylist(list(rows), schema=MENTION_SCHEMA))
@@ -541,5 +542,6 @@ def same_event_pairs(
         ).fetchall()
     finally:
         con.close()
-    out = [(index[(a, e)], index[(b, f)], w) for a, e, b, f, w in found]
+    pairs = ((index[(a, e)], index[(b, f)], w) for a, e, b, f, w in found)
+    out = [(min(i, j), max(i, j), w) for i, j, w in pairs]
     return sorted(out, key=lambda p: (-p[2], p[0], p[1]))

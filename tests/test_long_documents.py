@@ -298,6 +298,9 @@ def test_merging_keeps_distinct_events_apart(make_settings: Any) -> None:
     # seen in two chunks: one event; twice in one chunk: the model told them apart, two stay
     assert len(chunking.merge_events([[strikes], [echo]], article)) == 1
     assert len(chunking.merge_events([[strikes, echo]], article)) == 2
+    far = [[] for _ in range(11)]  # chunks 2 and 10: "10" sorts before "2" as text
+    far[2], far[10] = [strikes], [echo]
+    assert len(chunking.merge_events(far, article)) == 1
     quotes = chunking.merge_quotes([record.quotes, record.quotes[:3]])
     assert [q.span for q in quotes] == [q.span for q in record.quotes]
 
