@@ -17,10 +17,11 @@ record is checked against the whole text. A chunk without an answer fails the do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import time
 from collections import Counter
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -61,10 +62,14 @@ def analyze(
     plan = chunking.plan(article, settings)
     if plan.chunked:
         return _run(_analyze_chunks(article, settings, plan, None))
-    client = client or llm.client(settings)
-    outcome = llm.call(
-        client, settings, messages, context, CheckedExtraction, record_id=article.key
-    )
+    own = None if client is not None else llm.client(settings)
+    try:
+        outcome = llm.call(
+            client or own, settings, messages, context, CheckedExtraction, record_id=article.key
+        )
+    finally:
+        if own is not None:  # made for this call: its connections close with it
+            own.client.close()
     return _finish(article, settings, outcome)
 
 
@@ -88,19 +93,38 @@ async def aanalyze(
     plan = chunking.plan(article, settings)
     if plan.chunked:
         return await _analyze_chunks(article, settings, plan, client)
-    client = client or llm.client(settings, use_async=True)
-    outcome = await llm.acall(
-        client, settings, messages, context, CheckedExtraction, record_id=article.key
-    )
+    async with _async_client(client, settings) as client:
+        outcome = await llm.acall(
+            client, settings, messages, context, CheckedExtraction, record_id=article.key
+        )
     return _finish(article, settings, outcome)
+
+
+@contextlib.asynccontextmanager
+async def _async_client(client: Any, settings: Settings) -> AsyncIterator[Any]:
+    """``client``, or one made for this call and closed after it (its connection pool too)."""
+    if client is not None:
+        yield client
+        return
+    own = llm.client(settings, use_async=True)
+    try:
+        yield own
+    finally:
+        await own.client.close()
 
 
 async def _analyze_chunks(
     article: Article, settings: Settings, plan: chunking.Plan, client: Any
 ) -> ArticleAnalysis:
     """A long document: its chunks in parallel, merged, summarised by the reduce step."""
+    async with _async_client(client, settings) as client:
+        return await _chunks(article, settings, plan, client)
+
+
+async def _chunks(
+    article: Article, settings: Settings, plan: chunking.Plan, client: Any
+) -> ArticleAnalysis:
     started = time.perf_counter()
-    client = client or llm.client(settings, use_async=True)
     gate = asyncio.Semaphore(chunking.CONCURRENCY)
     parts = [article.model_copy(update={"text": c.text}) for c in plan.chunks]
 

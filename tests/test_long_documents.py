@@ -316,3 +316,26 @@ def test_sync_analyze_of_a_long_document_works_inside_a_running_event_loop(
 
     record, plan = asyncio.run(notebook_cell())
     assert plan.chunked and record.validation.ok
+
+
+@pytest.mark.vcr
+@pytest.mark.scripted_only
+@pytest.mark.default_cassette("chunked_seed.yaml")
+def test_a_client_made_for_one_document_is_closed_after_it(
+    make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A chunked ``analyze`` makes its own async client; its connections close with the call
+    (before: left open, and a later event loop warned "Event loop is closed")."""
+    from summarizer import llm
+
+    made: list[Any] = []
+    real = llm.client
+
+    def spy(settings: Settings, *, use_async: bool = False) -> Any:
+        made.append(real(settings, use_async=use_async))
+        return made[-1]
+
+    monkeypatch.setattr(llm, "client", spy)
+    record, _ = _chunked(make_settings)
+    assert record.validation.ok and len(made) == 1
+    assert made[0].client.is_closed()
