@@ -199,17 +199,10 @@ def run_resolve(records: Path, events: Path) -> str | None:
     return None
 
 
-def read_records(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            if line.strip():
-                yield json.loads(line)
-
-
 def e1_clusters(events: Path, articles: list[str]) -> dict[str, str]:
     """article id -> event_uid of its e1 (singleton label when no event holds it)."""
     found: dict[str, str] = {}
-    for event in read_records(events):
+    for event in read_jsonl(events):
         for member in event.get("members") or []:
             if member.get("event_id") == "e1":
                 found[member["article_id"]] = event["event_uid"]
@@ -426,7 +419,7 @@ def run(data: Path, work: Path, concurrency: int) -> dict[str, Any]:
     timings["batch_s"] = time.perf_counter() - clock
     records: dict[str, dict[str, Any]] = {}  # what the scores need: e1 and the publication date
     stats["records_valid"] = 0
-    for r in read_records(work / "records.jsonl"):
+    for r in read_jsonl(work / "records.jsonl"):
         stats["records_valid"] += r["validation"]["ok"]
         meta = {"published": r["article"].get("published")}
         records[r["article"]["id"]] = {"article": meta, "events": [e for e in [_e1(r)] if e]}
@@ -447,7 +440,7 @@ def run(data: Path, work: Path, concurrency: int) -> dict[str, Any]:
     perturbed = work / "perturbed.jsonl"
     with perturbed.open("w", encoding="utf-8") as out:
         noisy: dict[str, dict[str, Any]] = {}
-        for record in read_records(work / "records.jsonl"):
+        for record in read_jsonl(work / "records.jsonl"):
             article_id = record["article"]["id"]  # seeded per article: batch order varies
             changed = perturb(record, texts[article_id], random.Random(f"{SEED}:{article_id}"))
             out.write(json.dumps(changed) + "\n")
